@@ -1,0 +1,65 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import express, { NextFunction, Request, Response } from 'express';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { BearerAuthService } from './common/auth/bearer-auth.service';
+import { toAppError, writeError } from './common/errors/all-exceptions.filter';
+import { MagiConfig } from './config/magi-config';
+
+/** The OpenAPI document: every route, DTO and status code, with the bearer scheme. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle('MAGI model server')
+    .setDescription(
+      'Runs a local LLM estate: GGUF model registry, configuration profiles, the llama-server fleet, ' +
+        'provider health and an OpenAI-compatible gateway. Errors use `{error, message, details}`; ' +
+        '`/v1` errors use the OpenAI error shape.',
+    )
+    .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of API_TOKENS (when configured)' })
+    .addTag('registry', 'Discovered GGUF models, overrides and tiers')
+    .addTag('profiles', 'YAML configuration profiles')
+    .addTag('servers', 'The llama-server fleet')
+    .addTag('providers', 'LLM provider health, model listing and pulls')
+    .addTag('openai', 'OpenAI-compatible routes')
+    .addTag('health', 'Kubernetes probes')
+    .addTag('metrics', 'Prometheus metrics');
+  return SwaggerModule.createDocument(app, builder.build());
+}
+
+/**
+ * Everything main.ts and the tests both need on an app before init: body parsers with
+ * their limits, their errors in our shape, Swagger at /docs (+ /docs-json).
+ */
+export function configureApp(app: NestExpressApplication, config: MagiConfig): void {
+  app.useLogger(app.get(PinoLogger));
+  app.flushLogs();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  // Auth runs before routing, so unknown /api and /v1 paths are 401 too without a token.
+  const guard = app.get(BearerAuthService);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    try {
+      guard.check(req);
+    } catch (e) {
+      return writeError(req, res, toAppError(e, req));
+    }
+    next();
+  });
+  const mb = (n: number): number => Math.floor(n * 1024 * 1024);
+  app.use('/api', express.json({ limit: mb(config.server.apiBodyLimitMb), type: ['application/json', '+json'] }));
+  app.use('/v1', express.json({ limit: mb(config.gateway.maxBodyMb), type: ['application/json', '+json'] }));
+  // body-parser errors happen before Nest's router, so they are shaped here, with the same writer.
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    writeError(req, res, toAppError(err, req));
+  });
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'docs-json',
+    swaggerOptions: { persistAuthorization: true, tryItOutEnabled: false },
+  });
+  if (config.auth.apiTokens.length === 0) {
+    new Logger('Auth').warn('API_TOKENS is empty: /api and /v1 are open to anyone who can reach this port');
+  }
+}

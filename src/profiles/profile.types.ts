@@ -1,0 +1,60 @@
+import type { Tier } from '../registry/tiers';
+
+/** llama-server settings of a profile (all optional). */
+export interface ProfileServerSettings {
+  ctxSize?: number;
+  gpuLayers?: number | 'auto' | 'all';
+  parallel?: number;
+  extraArgs?: string[];
+  /** Start servers with --embeddings so /v1/embeddings can route to them. */
+  embeddings?: boolean;
+}
+
+export interface TierConfigEntry {
+  name: Tier;
+  maxScore: number;
+  expectedTimeSeconds: number;
+  description?: string;
+}
+
+export type LoadBalancingStrategy = 'round_robin' | 'least_loaded' | 'random';
+
+/** A profile as the API and the other modules see it (camelCase, validated). */
+export interface Profile {
+  name: string;
+  description?: string;
+  enabledModels: string[];
+  tierConfig?: TierConfigEntry[];
+  twoStage?: { enabled: boolean; stage1Tier: Tier; stage2Tier: Tier; stage1MaxTokens: number };
+  loadBalancing?: { enabled: boolean; strategy: LoadBalancingStrategy; healthCheckInterval: number };
+  server?: ProfileServerSettings;
+  /** Gateway aliases: requested model name → model id or tier. */
+  aliases?: Record<string, string>;
+}
+
+/** What the fleet did when a profile was activated (API.md §5). */
+export interface ActivationSummary {
+  started: string[];
+  stopped: string[];
+  kept: string[];
+}
+
+/** Called by ProfilesService.activate; the fleet registers one to reconcile. */
+export type ActivationListener = (key: string, profile: Profile | null) => Promise<ActivationSummary>;
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** Model ids among `ids` that a profile's enabledModels (ids or glob patterns) name, in `ids` order. */
+export function resolveEnabledModels(patterns: readonly string[], ids: readonly string[]): string[] {
+  const res = patterns.map(globToRegExp);
+  return ids.filter((id) => res.some((re) => re.test(id)));
+}
+
+/** Literal (non-glob) entries of enabledModels that name no known id: logged, shown in readiness details. */
+export function missingModels(patterns: readonly string[], ids: readonly string[]): string[] {
+  const known = new Set(ids);
+  return patterns.filter((p) => !/[*?]/.test(p) && !known.has(p));
+}

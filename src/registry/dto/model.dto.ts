@@ -1,0 +1,268 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Allow, IsBoolean, ValidateIf } from 'class-validator';
+import type { DiscoveredModel, RescanResult } from '../registry.service';
+import type { ScanError } from '../registry.types';
+import { TIERS, Tier } from '../tiers';
+
+export class DiscoveredModelDto {
+  /**
+   * Unique, URL-safe id derived from family, version, size label and quantization.
+   * @example qwen3_4b_q4km
+   */
+  modelId: string;
+  /**
+   * Absolute path of the model file (the first shard of a split model).
+   * @example /models/Qwen3-4B-Q4_K_M.gguf
+   */
+  filePath: string;
+  /**
+   * File name of `filePath`.
+   * @example Qwen3-4B-Q4_K_M.gguf
+   */
+  filename: string;
+  /**
+   * `general.architecture` from the header.
+   * @example qwen3
+   */
+  architecture: string | null;
+  /**
+   * Model family in lowercase.
+   * @example qwen3
+   */
+  family: string;
+  /**
+   * Version the model name carries, or null.
+   * @example 3.1
+   */
+  version: string | null;
+  /**
+   * Exact parameter count: the sum of every tensor's elements in the header (all shards).
+   * @example 4022468096
+   */
+  parameterCount: number;
+  /**
+   * Parameters in billions, two decimals.
+   * @example 4.02
+   */
+  sizeParams: number;
+  /**
+   * llama.cpp name of `general.file_type`.
+   * @example Q4_K_M
+   */
+  quantization: string | null;
+  /**
+   * `<architecture>.context_length`.
+   * @example 40960
+   */
+  contextLength: number | null;
+  /**
+   * True when the chat template emits `<think>` (or the vocabulary has that token), as read from the file.
+   * @example true
+   */
+  isThinkingModel: boolean;
+  /**
+   * User override of the thinking flag; null when not overridden.
+   * @example null
+   */
+  thinkingOverride: boolean | null;
+  /** Tier from size and effective thinking flag. */
+  @ApiProperty({ enum: TIERS, example: 'powerful' })
+  assignedTier: Tier;
+  /** User override of the tier; null when not overridden. */
+  @ApiProperty({ enum: TIERS, nullable: true, example: null })
+  tierOverride: Tier | null;
+  /** `tierOverride ?? assignedTier`. */
+  @ApiProperty({ enum: TIERS, example: 'powerful' })
+  effectiveTier: Tier;
+  /**
+   * Port the fleet gave this model's llama-server (kept across restarts), or null.
+   * @example 8080
+   */
+  port: number | null;
+  /**
+   * Whether the fleet may run this model.
+   * @example true
+   */
+  enabled: boolean;
+  /**
+   * Size on disk, all shards together.
+   * @example 2497280256
+   */
+  fileSizeBytes: number;
+  /** Every shard in order for a split model; null for a single file. */
+  @ApiPropertyOptional({ type: [String], nullable: true, example: null })
+  splitFiles: string[] | null;
+  /**
+   * Attached multimodal projector file, or null.
+   * @example null
+   */
+  mmprojPath: string | null;
+  /**
+   * `general.name`, else the file name without `.gguf`.
+   * @example Qwen3 4B
+   */
+  displayName: string;
+}
+
+/** Maps a registry model to its public shape (internal bookkeeping fields dropped). */
+export function toModelDto(m: DiscoveredModel): DiscoveredModelDto {
+  return {
+    modelId: m.modelId,
+    filePath: m.filePath,
+    filename: m.filename,
+    architecture: m.architecture,
+    family: m.family,
+    version: m.version,
+    parameterCount: m.parameterCount,
+    sizeParams: m.sizeParams,
+    quantization: m.quantization,
+    contextLength: m.contextLength,
+    isThinkingModel: m.isThinkingModel,
+    thinkingOverride: m.thinkingOverride,
+    assignedTier: m.assignedTier,
+    tierOverride: m.tierOverride,
+    effectiveTier: m.effectiveTier,
+    port: m.port,
+    enabled: m.enabled,
+    fileSizeBytes: m.fileSizeBytes,
+    splitFiles: m.splitFiles,
+    mmprojPath: m.mmprojPath,
+    displayName: m.displayName,
+  };
+}
+
+export class ScanErrorDto implements ScanError {
+  /**
+   * The file that could not be used.
+   * @example /models/broken.gguf
+   */
+  path: string;
+  /**
+   * Why.
+   * @example not a GGUF file (bad magic)
+   */
+  error: string;
+}
+
+export class TierThresholdsDto {
+  /**
+   * Billions of parameters from which a model is powerful.
+   * @example 14
+   */
+  powerfulMin: number;
+  /**
+   * Below this many billions a model is fast.
+   * @example 7
+   */
+  fastMax: number;
+}
+
+export class RegistryResponseDto {
+  /** Models keyed by modelId. */
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/DiscoveredModelDto' } })
+  models: Record<string, DiscoveredModelDto>;
+  /**
+   * Folder scanned for `*.gguf`.
+   * @example /srv/models
+   */
+  scanPath: string;
+  /**
+   * When the last scan finished (ISO 8601), or null.
+   * @example 2026-11-23T15:00:00.000Z
+   */
+  lastScan: string | null;
+  /** Ports handed to llama-server processes, inclusive. */
+  @ApiProperty({ type: [Number], example: [8080, 8099] })
+  portRange: [number, number];
+  tierThresholds: TierThresholdsDto;
+  /** Files that were skipped and why. */
+  scanErrors: ScanErrorDto[];
+}
+
+export class RescanResponseDto {
+  /** @example Rescan complete: 3 models found */
+  message: string;
+  /** @example 3 */
+  modelsFound: number;
+  /** Ids added by this scan. */
+  @ApiProperty({ type: [String], example: ['qwen3_4b_q4km'] })
+  modelsAdded: string[];
+  /** Ids removed by this scan. */
+  @ApiProperty({ type: [String], example: [] })
+  modelsRemoved: string[];
+  /** @example 2026-11-23T15:00:00.000Z */
+  timestamp: string;
+}
+
+export function toRescanDto(r: RescanResult): RescanResponseDto {
+  return {
+    message: `Rescan complete: ${r.modelsFound} models found, ${r.modelsAdded.length} added, ${r.modelsRemoved.length} removed`,
+    modelsFound: r.modelsFound,
+    modelsAdded: r.modelsAdded,
+    modelsRemoved: r.modelsRemoved,
+    timestamp: r.timestamp,
+  };
+}
+
+export class SetTierDto {
+  /** New tier override, or null to clear it (a bad value is 400 InvalidTier). */
+  @ApiProperty({ enum: TIERS, nullable: true, example: 'fast' })
+  @Allow()
+  tier: Tier | null;
+}
+
+export class SetTierResponseDto {
+  /** @example Tier of qwen3_4b_q4km set to fast */
+  message: string;
+  /** @example qwen3_4b_q4km */
+  modelId: string;
+  /** The effective tier now. */
+  @ApiProperty({ enum: TIERS, example: 'fast' })
+  tier: Tier;
+  /** @example true */
+  override: boolean;
+}
+
+export class SetThinkingDto {
+  /** New thinking override, or null to clear it. */
+  @ApiProperty({ type: Boolean, nullable: true, example: true })
+  @ValidateIf((o: SetThinkingDto) => o.thinking !== null)
+  @IsBoolean()
+  thinking: boolean | null;
+}
+
+export class SetThinkingResponseDto {
+  /** @example Thinking flag of qwen3_4b_q4km set to true */
+  message: string;
+  /** @example qwen3_4b_q4km */
+  modelId: string;
+  /** @example true */
+  thinking: boolean;
+  /** @example true */
+  override: boolean;
+  /**
+   * Whether this call changed the model's effective tier.
+   * @example false
+   */
+  tierChanged: boolean;
+}
+
+export class SetEnabledDto {
+  /** @example false */
+  @IsBoolean()
+  enabled: boolean;
+}
+
+export class SetEnabledResponseDto {
+  /** @example qwen3_4b_q4km disabled */
+  message: string;
+  /** @example qwen3_4b_q4km */
+  modelId: string;
+  /** @example false */
+  enabled: boolean;
+  /**
+   * False when the fleet applied the change live.
+   * @example false
+   */
+  restartRequired: boolean;
+}

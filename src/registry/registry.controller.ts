@@ -1,0 +1,107 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/errors/api-errors.decorator';
+import { ValidationFailedError } from '../common/errors/app-error';
+import {
+  DiscoveredModelDto,
+  RegistryResponseDto,
+  RescanResponseDto,
+  SetEnabledDto,
+  SetEnabledResponseDto,
+  SetThinkingDto,
+  SetThinkingResponseDto,
+  SetTierDto,
+  SetTierResponseDto,
+  toModelDto,
+  toRescanDto,
+} from './dto/model.dto';
+import { RegistryService } from './registry.service';
+import { TIERS } from './tiers';
+
+const MODEL_ID = { name: 'modelId', description: 'Registry model id', example: 'qwen3_4b_q4km' };
+
+@ApiTags('registry')
+@ApiBearerAuth()
+@Controller('api/models')
+export class RegistryController {
+  constructor(private readonly registry: RegistryService) {}
+
+  @Get('registry')
+  @ApiOperation({ summary: 'The whole registry', description: 'Every discovered model keyed by id, scan settings and scan errors.' })
+  @ApiOkResponse({ type: RegistryResponseDto })
+  @ApiErrors()
+  registryView(): RegistryResponseDto {
+    const models: Record<string, DiscoveredModelDto> = {};
+    for (const m of this.registry.list()) models[m.modelId] = toModelDto(m);
+    return {
+      models,
+      scanPath: this.registry.scanPath,
+      lastScan: this.registry.lastScan,
+      portRange: this.registry.portRange,
+      tierThresholds: { ...this.registry.thresholds },
+      scanErrors: this.registry.scanErrors,
+    };
+  }
+
+  @Get('registry/:modelId')
+  @ApiOperation({ summary: 'One discovered model' })
+  @ApiParam(MODEL_ID)
+  @ApiOkResponse({ type: DiscoveredModelDto })
+  @ApiErrors(404)
+  getModel(@Param('modelId') modelId: string): DiscoveredModelDto {
+    return toModelDto(this.registry.get(modelId));
+  }
+
+  @Post('rescan')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Rescan the model folder', description: 'Reads headers of new or changed files only; keeps every override of models still present.' })
+  @ApiOkResponse({ type: RescanResponseDto })
+  @ApiErrors()
+  async rescan(): Promise<RescanResponseDto> {
+    return toRescanDto(await this.registry.rescan());
+  }
+
+  @Put(':modelId/tier')
+  @ApiOperation({ summary: 'Override (or with null clear) the tier of a model' })
+  @ApiParam(MODEL_ID)
+  @ApiOkResponse({ type: SetTierResponseDto })
+  @ApiErrors(400, 404)
+  async setTier(@Param('modelId') modelId: string, @Body() body: SetTierDto): Promise<SetTierResponseDto> {
+    if (!('tier' in body)) {
+      throw new ValidationFailedError('Invalid request: tier', { fields: { tier: [`tier is required: one of ${TIERS.join(', ')} or null`] } });
+    }
+    const r = await this.registry.setTier(modelId, body.tier);
+    const message = r.override ? `Tier of ${modelId} set to ${r.tier}` : `Tier override of ${modelId} cleared (now ${r.tier})`;
+    return { message, modelId, ...r };
+  }
+
+  @Put(':modelId/thinking')
+  @ApiOperation({ summary: 'Override (or with null clear) the thinking flag of a model' })
+  @ApiParam(MODEL_ID)
+  @ApiOkResponse({ type: SetThinkingResponseDto })
+  @ApiErrors(400, 404)
+  async setThinking(@Param('modelId') modelId: string, @Body() body: SetThinkingDto): Promise<SetThinkingResponseDto> {
+    const r = await this.registry.setThinking(modelId, body.thinking);
+    const message = r.override ? `Thinking flag of ${modelId} set to ${r.thinking}` : `Thinking override of ${modelId} cleared (now ${r.thinking})`;
+    return { message, modelId, ...r };
+  }
+
+  @Put(':modelId/enabled')
+  @ApiOperation({ summary: 'Enable or disable a model', description: 'The fleet applies it live when it can (restartRequired false).' })
+  @ApiParam(MODEL_ID)
+  @ApiOkResponse({ type: SetEnabledResponseDto })
+  @ApiErrors(400, 404)
+  async setEnabled(@Param('modelId') modelId: string, @Body() body: SetEnabledDto): Promise<SetEnabledResponseDto> {
+    const r = await this.registry.setEnabled(modelId, body.enabled);
+    return { message: `${modelId} ${r.enabled ? 'enabled' : 'disabled'}`, modelId, ...r };
+  }
+
+  @Get('tiers/:tier')
+  @ApiOperation({ summary: 'Models whose effective tier is the given one' })
+  @ApiParam({ name: 'tier', enum: TIERS, example: 'fast' })
+  @ApiOkResponse({ type: [DiscoveredModelDto] })
+  @ApiErrors(400)
+  byTier(@Param('tier') tier: string): DiscoveredModelDto[] {
+    return this.registry.byTier(tier).map(toModelDto);
+  }
+}

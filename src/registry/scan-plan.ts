@@ -1,0 +1,118 @@
+import { basename, dirname } from 'node:path';
+import type { FileInfo, ScanError } from './registry.types';
+
+const SPLIT_RE = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
+
+export interface ParsedFile {
+  path: string;
+  size: number;
+  info?: FileInfo;
+  error?: string;
+}
+
+/** A model as found on disk this scan, before ids and overrides are merged in. */
+export interface PlannedModel {
+  filePath: string;
+  info: FileInfo;
+  parameterCount: number;
+  fileSizeBytes: number;
+  splitFiles: string[] | null;
+  mmprojPath: string | null;
+}
+
+export interface ScanPlan {
+  models: PlannedModel[];
+  errors: ScanError[];
+}
+
+function stem(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/\.gguf$/, '')
+    .replace(/^mmproj[-_.]?/, '')
+    .replace(/[-_.](f16|f32|bf16|q\d[\w]*)$/i, '');
+}
+
+function tokens(s: string): Set<string> {
+  return new Set(s.toLowerCase().split(/[^a-z0-9.]+/).filter(Boolean));
+}
+
+/** How well a projector file matches a model: same general.name first, then shared name tokens. */
+function matchScore(projector: ParsedFile, model: PlannedModel): number {
+  let score = 0;
+  if (projector.info?.name && model.info.name && projector.info.name === model.info.name) score += 100;
+  const p = tokens(stem(basename(projector.path)));
+  for (const t of tokens(stem(basename(model.filePath)))) if (p.has(t)) score += 1;
+  return score;
+}
+
+/**
+ * Turns the parsed files of one scan into models: split shards become one model (all
+ * shards present, in order), projectors are attached to the best-matching model of their
+ * folder, and everything unreadable becomes a scan error. Pure, so it is tested alone.
+ */
+export function planScan(files: ParsedFile[]): ScanPlan {
+  const errors: ScanError[] = [];
+  const models: PlannedModel[] = [];
+  const projectors: ParsedFile[] = [];
+  const splits = new Map<string, { count: number; shards: Map<number, ParsedFile> }>();
+
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+    const m = SPLIT_RE.exec(basename(f.path));
+    if (f.error || !f.info) {
+      errors.push({ path: f.path, error: f.error ?? 'unreadable' });
+      continue;
+    }
+    if (m) {
+      const key = `${dirname(f.path)}/${m[1]}`;
+      const group = splits.get(key) ?? { count: Number(m[3]), shards: new Map() };
+      group.shards.set(Number(m[2]), f);
+      splits.set(key, group);
+      continue;
+    }
+    if (f.info.isProjector) projectors.push(f);
+    else models.push({ filePath: f.path, info: f.info, parameterCount: f.info.parameterCount, fileSizeBytes: f.size, splitFiles: null, mmprojPath: null });
+  }
+
+  for (const [key, group] of splits) {
+    const missing: number[] = [];
+    for (let i = 1; i <= group.count; i++) if (!group.shards.has(i)) missing.push(i);
+    const first = group.shards.get(1);
+    if (missing.length || !first?.info) {
+      errors.push({
+        path: first?.path ?? `${key}-00001-of-${String(group.count).padStart(5, '0')}.gguf`,
+        error: `split model is missing shard(s) ${missing.join(', ')} of ${group.count}`,
+      });
+      continue;
+    }
+    const shards = [...group.shards.entries()].sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+    if (first.info.isProjector) {
+      projectors.push(first);
+      continue;
+    }
+    models.push({
+      filePath: first.path,
+      info: first.info,
+      parameterCount: shards.reduce((n, s) => n + (s.info?.parameterCount ?? 0), 0),
+      fileSizeBytes: shards.reduce((n, s) => n + s.size, 0),
+      splitFiles: shards.map((s) => s.path),
+      mmprojPath: null,
+    });
+  }
+
+  for (const p of projectors) {
+    const sameDir = models.filter((m) => dirname(m.filePath) === dirname(p.path));
+    if (!sameDir.length) continue;
+    const best =
+      sameDir.length === 1
+        ? sameDir[0]
+        : sameDir
+            .map((m) => ({ m, s: matchScore(p, m) }))
+            .filter((x) => x.s > 0)
+            .sort((a, b) => b.s - a.s)[0]?.m;
+    if (best && !best.mmprojPath) best.mmprojPath = p.path;
+  }
+
+  models.sort((a, b) => a.filePath.localeCompare(b.filePath));
+  return { models, errors };
+}
