@@ -14,12 +14,7 @@ module.exports = {
       {
         diagnostics: false,
         astTransformers: {
-          before: [
-            {
-              path: '@nestjs/swagger/plugin',
-              options: { introspectComments: true, classValidatorShim: true, dtoFileNameSuffix: ['.dto.ts'] },
-            },
-          ],
+          before: ['<rootDir>/test/swagger-transformer.js'],
         },
       },
     ],

@@ -6,6 +6,8 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { BearerAuthService } from './common/auth/bearer-auth.service';
 import { toAppError, writeError } from './common/errors/all-exceptions.filter';
 import { MagiConfig } from './config/magi-config';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { MetricsService } from './metrics/metrics.service';
 
 /** The OpenAPI document: every route, DTO and status code, with the bearer scheme. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -37,6 +39,7 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
   app.flushLogs();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(httpMetricsMiddleware(app.get(MetricsService)));
   // Auth runs before routing, so unknown /api and /v1 paths are 401 too without a token.
   const guard = app.get(BearerAuthService);
   app.use((req: Request, res: Response, next: NextFunction) => {

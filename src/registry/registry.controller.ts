@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
 import { ValidationFailedError } from '../common/errors/app-error';
@@ -30,17 +30,20 @@ export class RegistryController {
   @ApiOperation({ summary: 'The whole registry', description: 'Every discovered model keyed by id, scan settings and scan errors.' })
   @ApiOkResponse({ type: RegistryResponseDto })
   @ApiErrors()
-  registryView(): RegistryResponseDto {
-    const models: Record<string, DiscoveredModelDto> = {};
-    for (const m of this.registry.list()) models[m.modelId] = toModelDto(m);
-    return {
-      models,
-      scanPath: this.registry.scanPath,
-      lastScan: this.registry.lastScan,
-      portRange: this.registry.portRange,
-      tierThresholds: { ...this.registry.thresholds },
-      scanErrors: this.registry.scanErrors,
-    };
+  @Header('Content-Type', 'application/json; charset=utf-8')
+  registryView(): string {
+    return this.registry.cachedView((list): RegistryResponseDto => {
+      const models: Record<string, DiscoveredModelDto> = {};
+      for (const m of list) models[m.modelId] = toModelDto(m);
+      return {
+        models,
+        scanPath: this.registry.scanPath,
+        lastScan: this.registry.lastScan,
+        portRange: this.registry.portRange,
+        tierThresholds: { ...this.registry.thresholds },
+        scanErrors: this.registry.scanErrors,
+      };
+    });
   }
 
   @Get('registry/:modelId')

@@ -1,10 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { basename, resolve } from 'node:path';
+import { Gauge, Histogram } from 'prom-client';
 import { Subject } from 'rxjs';
 import { AppError, InvalidTierError, ModelNotFoundError, ValidationFailedError } from '../common/errors/app-error';
 import { FileStore } from '../common/io/file-store';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
+import { MetricsService } from '../metrics/metrics.service';
 import { readFileInfo } from './file-info';
 import { RegistryStore } from './registry.store';
 import type { FileRecord, RegistryEntry, RegistrySnapshot, ScanError } from './registry.types';
@@ -45,9 +47,13 @@ export class RegistryService implements OnModuleInit {
   private writeChain: Promise<void> = Promise.resolve();
   private pendingWrite: Promise<void> | null = null;
   private enabledListener: EnabledChangeListener | null = null;
+  /** Bumped on every change, so views derived from the registry can be cached per version. */
+  private version = 0;
+  private viewCache: { version: number; json: string } | null = null;
   readonly scanPath: string;
   readonly thresholds: TierThresholds;
   readonly portRange: [number, number];
+  private readonly scanSeconds: Histogram;
   /** Emits after every change of the model set or of an override. */
   readonly changes$ = new Subject<void>();
 
@@ -55,7 +61,18 @@ export class RegistryService implements OnModuleInit {
     private readonly store: RegistryStore,
     private readonly files: FileStore,
     @Inject(magiConfig.KEY) config: MagiConfig,
+    metrics: MetricsService,
   ) {
+    const modelCount: Gauge = metrics.gauge({
+      name: 'magi_registry_models',
+      help: 'Models in the registry',
+      collect: (): void => modelCount.set(Object.keys(this.snapshot.models).length),
+    });
+    this.scanSeconds = metrics.histogram({
+      name: 'magi_registry_scan_duration_seconds',
+      help: 'Duration of registry scans',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    });
     this.scanPath = resolve(config.registry.scanPath);
     this.thresholds = config.registry.tierThresholds;
     this.portRange = config.fleet.portRange;
@@ -182,7 +199,8 @@ export class RegistryService implements OnModuleInit {
       },
       'Registry rescanned',
     );
-    this.changes$.next();
+    this.scanSeconds.observe((Date.now() - started) / 1000);
+    this.changed();
     return { modelsFound: Object.keys(models).length, modelsAdded: added, modelsRemoved: removed, timestamp: this.snapshot.lastScan!, headersRead };
   }
 
@@ -236,6 +254,22 @@ export class RegistryService implements OnModuleInit {
     return this.pendingWrite;
   }
 
+  private changed(): void {
+    this.version++;
+    this.changes$.next();
+  }
+
+  /**
+   * The registry route's JSON, serialised once per registry version: with 1,000 models
+   * the serialisation, not the lookup, is the cost of that route.
+   */
+  cachedView(build: (models: DiscoveredModel[]) => unknown): string {
+    if (this.viewCache?.version !== this.version) {
+      this.viewCache = { version: this.version, json: JSON.stringify(build(this.list())) };
+    }
+    return this.viewCache.json;
+  }
+
   private entry(modelId: string): RegistryEntry {
     const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId) ? this.snapshot.models[modelId] : undefined;
     if (!e) throw new ModelNotFoundError(modelId);
@@ -249,7 +283,7 @@ export class RegistryService implements OnModuleInit {
     e.tierOverride = tier;
     await this.persist();
     this.logger.log({ modelId, tierOverride: tier }, 'Tier override changed');
-    this.changes$.next();
+    this.changed();
     return { tier: this.derive(e).effectiveTier, override: tier !== null };
   }
 
@@ -261,7 +295,7 @@ export class RegistryService implements OnModuleInit {
     const after = this.derive(e);
     await this.persist();
     this.logger.log({ modelId, thinkingOverride: thinking }, 'Thinking override changed');
-    this.changes$.next();
+    this.changed();
     return { thinking: thinking ?? e.isThinkingModel, override: thinking !== null, tierChanged: after.effectiveTier !== tierBefore };
   }
 
@@ -272,7 +306,7 @@ export class RegistryService implements OnModuleInit {
     e.enabled = enabled;
     await this.persist();
     this.logger.log({ modelId, enabled }, 'Model enabled flag changed');
-    this.changes$.next();
+    this.changed();
     let applied = false;
     if (this.enabledListener) {
       applied = await this.enabledListener(modelId, enabled).catch((err: Error) => {
@@ -288,6 +322,7 @@ export class RegistryService implements OnModuleInit {
     const e = this.snapshot.models[modelId];
     if (!e || e.port === port) return;
     e.port = port;
+    this.version++;
     await this.persist();
   }
 
