@@ -39,6 +39,21 @@ export interface ActivationSummary {
   kept: string[];
 }
 
+/** The active profile: its key and content (null when its file is missing or invalid). */
+export interface ActiveProfile {
+  key: string;
+  profile: Profile | null;
+}
+
+/**
+ * What ProfilesService.activeChanged$ emits: `activated` after an activation (the
+ * ActivationListener has already run), `updated` when the active profile's content changed
+ * (a PUT, or a hand-edit noticed on read) or its file went missing or invalid.
+ */
+export interface ActiveProfileChange extends ActiveProfile {
+  cause: 'activated' | 'updated';
+}
+
 /** Called by ProfilesService.activate; the fleet registers one to reconcile. */
 export type ActivationListener = (key: string, profile: Profile | null) => Promise<ActivationSummary>;
 
