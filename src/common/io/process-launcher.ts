@@ -1,0 +1,193 @@
+import { Injectable } from '@nestjs/common';
+import { ChildProcess, spawn } from 'node:child_process';
+
+/** What to run. */
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+}
+
+/** How a process ended. `spawnError` is set when it never ran (e.g. `ENOENT`, `EACCES`). */
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  spawnError?: { code: string; message: string };
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+export type LineListener = (line: string, stream: OutputStream) => void;
+
+/** A running child process, leader of its own process group. */
+export interface LaunchedProcess {
+  /** Null when the spawn itself failed. */
+  readonly pid: number | null;
+  /** Resolves once the process has exited and its output has been read (never rejects). */
+  readonly exited: Promise<ProcessExit>;
+  /** The exit once it happened, else null. */
+  readonly exitInfo: ProcessExit | null;
+  /** Every complete line of stdout and stderr, in arrival order. */
+  onLine(listener: LineListener): void;
+  /**
+   * Sends `signal` to the whole process group (the process and anything it forked).
+   * False when nothing was left to signal.
+   */
+  signalGroup(signal: NodeJS.Signals): boolean;
+}
+
+/** The result of a short command run to completion (e.g. `llama-server --help`). */
+export interface RunResult extends ProcessExit {
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * The process port: starts child processes in their own process group so that a stop
+ * reaches every process they fork, and reports lines, exit and spawn errors without
+ * ever throwing.
+ */
+export abstract class ProcessLauncher {
+  abstract launch(spec: LaunchSpec): LaunchedProcess;
+  /** Runs a command to completion, killing its group after `timeoutMs` or on `signal`. */
+  abstract run(spec: LaunchSpec, opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number }): Promise<RunResult>;
+}
+
+/** How long `exited` waits for the pipes to drain once the process is gone. */
+const DRAIN_MS = 200;
+
+function signalGroupOf(pid: number | null, signal: NodeJS.Signals): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return false;
+    if (code === 'EPERM') return false;
+    throw e;
+  }
+}
+
+function spawnDetached(spec: LaunchSpec): { child: ChildProcess | null; error: ProcessExit['spawnError'] | null } {
+  try {
+    // The child gets MAGI's own environment; detached makes it the leader of a new
+    // process group, so `kill(-pid)` reaches its children too.
+    const child = spawn(spec.command, spec.args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
+    return { child, error: null };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { child: null, error: { code: err.code ?? 'ESPAWN', message: err.message } };
+  }
+}
+
+@Injectable()
+export class NodeProcessLauncher extends ProcessLauncher {
+  launch(spec: LaunchSpec): LaunchedProcess {
+    const listeners: LineListener[] = [];
+    let exitInfo: ProcessExit | null = null;
+    const { child, error } = spawnDetached(spec);
+    const emit = (line: string, stream: OutputStream): void => {
+      for (const l of listeners) {
+        try {
+          l(line, stream);
+        } catch {
+          /* a listener's bug must not break the output pipe */
+        }
+      }
+    };
+    const exited = new Promise<ProcessExit>((resolveExit) => {
+      if (!child) {
+        exitInfo = { code: null, signal: null, spawnError: error! };
+        return resolveExit(exitInfo);
+      }
+      let pendingStreams = 2;
+      let exit: ProcessExit | null = null;
+      let drainTimer: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        if (exitInfo || !exit) return;
+        clearTimeout(drainTimer);
+        exitInfo = exit;
+        resolveExit(exit);
+      };
+      const readLines = (stream: NodeJS.ReadableStream | null, name: OutputStream): void => {
+        if (!stream) {
+          pendingStreams--;
+          return;
+        }
+        let partial = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => {
+          partial += chunk;
+          const parts = partial.split('\n');
+          partial = parts.pop() ?? '';
+          for (const line of parts) emit(line.replace(/\r$/, ''), name);
+        });
+        const end = (): void => {
+          if (partial) emit(partial, name);
+          partial = '';
+          if (--pendingStreams === 0) finish();
+        };
+        stream.on('end', end);
+        stream.on('error', () => undefined);
+      };
+      readLines(child.stdout, 'stdout');
+      readLines(child.stderr, 'stderr');
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        // Spawn failures (ENOENT, EACCES) arrive here asynchronously; no exit follows.
+        if (child.pid === undefined) {
+          exit = { code: null, signal: null, spawnError: { code: err.code ?? 'ESPAWN', message: err.message } };
+          exitInfo = exit;
+          resolveExit(exit);
+        }
+      });
+      child.on('exit', (code, signal) => {
+        exit = { code, signal };
+        // A grandchild that inherited the pipes can keep them open; do not wait for it.
+        if (pendingStreams === 0) finish();
+        else drainTimer = setTimeout(finish, DRAIN_MS);
+      });
+    });
+    return {
+      get pid() {
+        return child?.pid ?? null;
+      },
+      exited,
+      get exitInfo() {
+        return exitInfo;
+      },
+      onLine: (listener) => void listeners.push(listener),
+      signalGroup: (signal) => signalGroupOf(child?.pid ?? null, signal),
+    };
+  }
+
+  async run(spec: LaunchSpec, opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number }): Promise<RunResult> {
+    const maxBytes = opts.maxBytes ?? 1024 * 1024;
+    const proc = this.launch(spec);
+    const out: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
+    let bytes = 0;
+    proc.onLine((line, stream) => {
+      if (bytes > maxBytes) return;
+      bytes += line.length + 1;
+      out[stream].push(line);
+    });
+    let timedOut = false;
+    const kill = (): void => {
+      proc.signalGroup('SIGKILL');
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, opts.timeoutMs);
+    opts.signal?.addEventListener('abort', kill, { once: true });
+    const exit = await proc.exited;
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', kill);
+    // Anything the command left behind in its group goes with it.
+    proc.signalGroup('SIGKILL');
+    return { ...exit, stdout: out.stdout.join('\n'), stderr: out.stderr.join('\n'), timedOut };
+  }
+}

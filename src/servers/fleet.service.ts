@@ -1,0 +1,344 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Observable, Subject, Subscription } from 'rxjs';
+import { Clock } from '../common/io/clock';
+import { FileStore } from '../common/io/file-store';
+import { HttpClient } from '../common/io/http-client';
+import { PortProbe } from '../common/io/port-probe';
+import { ProcessLauncher } from '../common/io/process-launcher';
+import { FleetConfig, MagiConfig } from '../config/magi-config';
+import { magiConfig } from '../config/magi-config.provider';
+import type { ActivationSummary, ProfileServerSettings } from '../profiles/profile.types';
+import { missingModels, resolveEnabledModels } from '../profiles/profile.types';
+import { ProfilesService } from '../profiles/profiles.service';
+import type { DiscoveredModel } from '../registry/registry.service';
+import { RegistryService } from '../registry/registry.service';
+import type { NotReadyServer, ReadyServer, ServerPlan, ServerStateChange, ServerView } from './fleet.types';
+import { HelpFlagsCache } from './help-flags-cache';
+import { PortAllocator } from './port-allocator';
+import { ServerNotFoundError } from './server.error';
+import { ServerSupervisor, SupervisorDeps } from './server-supervisor';
+
+/** The fleet's readiness, for `/health/ready`. */
+export interface FleetReadiness {
+  /** Servers the active profile wants that are ready. */
+  readyServers: number;
+  /** Servers the active profile wants. */
+  totalServers: number;
+  notReady: NotReadyServer[];
+  /** Literal `enabledModels` entries the registry does not know. */
+  missingModels: string[];
+  shuttingDown: boolean;
+}
+
+const NO_CHANGE: ActivationSummary = { started: [], stopped: [], kept: [] };
+
+/**
+ * The llama-server fleet: one ServerSupervisor per model the active profile wants
+ * (`enabledModels`, ids or globs, among registry models with `enabled: true`), reconciled
+ * at bootstrap, on profile activation, on `PUT …/enabled` and on registry changes. One
+ * reconcile runs at a time and a burst of requests collapses into one more run; servers
+ * that stay wanted are never touched. On shutdown every process group is stopped.
+ */
+@Injectable()
+export class FleetService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(FleetService.name);
+  private readonly changes = new Subject<ServerStateChange>();
+  private readonly supervisors = new Map<string, ServerSupervisor>();
+  private readonly config: FleetConfig;
+  private readonly ports: PortAllocator;
+  private readonly help: HelpFlagsCache;
+  private readonly deps: SupervisorDeps;
+  private wanted = new Set<string>();
+  private missing: string[] = [];
+  private settings: ProfileServerSettings | null = null;
+  private running: Promise<ActivationSummary> | null = null;
+  private queued: Promise<ActivationSummary> | null = null;
+  private retryFailedQueued = false;
+  private shuttingDown = false;
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly registry: RegistryService,
+    private readonly profiles: ProfilesService,
+    launcher: ProcessLauncher,
+    http: HttpClient,
+    clock: Clock,
+    files: FileStore,
+    portProbe: PortProbe,
+    @Inject(magiConfig.KEY) config: MagiConfig,
+  ) {
+    this.config = config.fleet;
+    this.ports = new PortAllocator(this.config.portRange, this.config.host, portProbe);
+    this.help = new HelpFlagsCache(launcher);
+    this.deps = {
+      launcher,
+      http,
+      clock,
+      files,
+      ports: this.ports,
+      help: this.help,
+      config: this.config,
+      settings: () => this.settings,
+      onStateChange: (change) => this.changes.next(change),
+      rememberPort: (modelId, port) => {
+        this.registry.setPort(modelId, port).catch((e: Error) => {
+          this.logger.warn({ modelId, port, err: e.message }, 'Could not remember the port in the registry');
+        });
+      },
+    };
+  }
+
+  /** Every state transition of every server (the gateway's queue and the metrics use it). */
+  get stateChanges$(): Observable<ServerStateChange> {
+    return this.changes.asObservable();
+  }
+
+  /** True once application shutdown began: no restarts, no reconciles. */
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /** Starts the fleet for the active profile without waiting for readiness (the API listens at once). */
+  onApplicationBootstrap(): void {
+    this.registry.onEnabledChange((modelId, enabled) => this.applyEnabledChange(modelId, enabled));
+    this.profiles.onActivate(() => this.reconcile({ retryFailed: true }));
+    this.subscriptions.push(
+      this.registry.changes$.subscribe(() => this.reconcileInBackground('registry changed')),
+      this.profiles.activeChanged$.subscribe((change) => {
+        if (change.cause === 'updated') this.reconcileInBackground('active profile changed');
+      }),
+    );
+    this.reconcileInBackground('bootstrap');
+  }
+
+  /**
+   * Stops the whole fleet before the HTTP server closes: no more restarts or reconciles,
+   * SIGTERM to every process group, SIGKILL after FLEET_STOP_GRACE_SECONDS, and resolves
+   * once every process is gone.
+   */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    this.shuttingDown = true;
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.help.abortAll();
+    const running = [...this.supervisors.values()].filter((s) => s.state !== 'stopped');
+    this.logger.log({ signal: signal ?? null, servers: running.map((s) => ({ modelId: s.modelId, port: s.port, pid: s.pid })) }, 'Stopping the fleet');
+    const started = Date.now();
+    await Promise.all(running.map((s) => s.stop()));
+    await Promise.allSettled([this.running, this.queued]);
+    // A reconcile that was under way may have launched one more; stop it too.
+    await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
+    this.logger.log({ stopped: running.length, durationMs: Date.now() - started }, 'Fleet stopped');
+    this.changes.complete();
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /**
+   * Converges the fleet to the desired set: new servers start, servers no longer wanted
+   * stop, the rest keep running untouched. Resolves once the stops are done and the starts
+   * are launched (not ready). With `retryFailed`, wanted servers that gave up start again.
+   */
+  reconcile(opts: { retryFailed?: boolean } = {}): Promise<ActivationSummary> {
+    if (this.shuttingDown) return Promise.resolve(NO_CHANGE);
+    if (opts.retryFailed) this.retryFailedQueued = true;
+    if (!this.running) return this.startRun();
+    // Every request made while a run is under way shares the one run that follows it.
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.startRun();
+      });
+    return this.queued;
+  }
+
+  private reconcileInBackground(why: string): void {
+    this.reconcile().catch((e: Error) => this.logger.error({ err: e, why }, 'Fleet reconcile failed'));
+  }
+
+  private startRun(): Promise<ActivationSummary> {
+    const retryFailed = this.retryFailedQueued;
+    this.retryFailedQueued = false;
+    const run: Promise<ActivationSummary> = this.runReconcile(retryFailed).finally(() => {
+      if (this.running === run) this.running = null;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async runReconcile(retryFailed: boolean): Promise<ActivationSummary> {
+    if (this.shuttingDown) return NO_CHANGE;
+    // Everything up to the first await runs synchronously, so the desired set and the
+    // new servers' `starting` state are visible as soon as a reconcile begins.
+    const { key, profile } = this.profiles.getActive();
+    const models = this.registry.list();
+    const patterns = profile?.enabledModels ?? [];
+    const enabled = models.filter((m) => m.enabled);
+    const desiredIds = resolveEnabledModels(patterns, enabled.map((m) => m.modelId));
+    const byId = new Map(models.map((m) => [m.modelId, m]));
+    const missing = missingModels(patterns, models.map((m) => m.modelId));
+    if (missing.join(',') !== this.missing.join(',') && missing.length) {
+      this.logger.warn({ profile: key, missingModels: missing }, 'The active profile names models the registry does not know');
+    }
+    this.missing = missing;
+    this.settings = profile?.server ?? null;
+    const before = this.wanted;
+    this.wanted = new Set(desiredIds);
+
+    const summary: ActivationSummary = { started: [], stopped: [], kept: [] };
+    const work: Promise<void>[] = [];
+    for (const [id, sup] of this.supervisors) {
+      if (this.wanted.has(id) || sup.state === 'stopped') continue;
+      if (sup.state !== 'stopping') summary.stopped.push(id);
+      work.push(sup.stop());
+    }
+    for (const id of desiredIds) {
+      const plan = this.planFor(byId.get(id)!);
+      let sup = this.supervisors.get(id);
+      if (!sup) {
+        sup = new ServerSupervisor(plan, this.deps);
+        this.supervisors.set(id, sup);
+      } else {
+        sup.updatePlan(plan);
+      }
+      const idle = sup.state === 'stopped' || sup.state === 'stopping';
+      if (idle || (retryFailed && sup.state === 'failed')) {
+        summary.started.push(id);
+        work.push(sup.start());
+      } else {
+        summary.kept.push(id);
+      }
+    }
+    await Promise.all(work);
+    if (summary.started.length || summary.stopped.length) {
+      this.logger.log(
+        {
+          profile: key,
+          serversBefore: before.size,
+          serversAfter: this.wanted.size,
+          started: summary.started,
+          stopped: summary.stopped,
+          kept: summary.kept,
+          missingModels: missing,
+        },
+        'Fleet reconciled',
+      );
+    }
+    return summary;
+  }
+
+  private async applyEnabledChange(modelId: string, enabled: boolean): Promise<boolean> {
+    if (this.shuttingDown) return false;
+    const summary = await this.reconcile();
+    this.logger.log({ modelId, enabled, started: summary.started, stopped: summary.stopped }, 'Enabled change applied to the fleet');
+    return true;
+  }
+
+  private planFor(m: DiscoveredModel): ServerPlan {
+    return {
+      modelId: m.modelId,
+      displayName: m.displayName,
+      modelPath: m.filePath,
+      mmprojPath: m.mmprojPath,
+      tier: m.effectiveTier,
+      isThinking: m.thinkingOverride ?? m.isThinkingModel,
+      preferredPort: m.port,
+    };
+  }
+
+  // ---------------------------------------------------------------- views for other modules
+
+  /** The servers the fleet wants plus any still stopping, by model id (`GET /api/models/servers`). */
+  list(): ServerView[] {
+    const out: ServerView[] = [];
+    for (const [id, sup] of this.supervisors) {
+      if (this.wanted.has(id) || sup.state === 'stopping') out.push(this.viewOf(sup));
+    }
+    return out.sort((a, b) => a.modelId.localeCompare(b.modelId));
+  }
+
+  /** Model ids the active profile wants running. */
+  desiredModelIds(): string[] {
+    return [...this.wanted].sort();
+  }
+
+  /** Wanted servers whose `/health` answered 200: where the gateway may send requests. */
+  readyServers(): ReadyServer[] {
+    const out: ReadyServer[] = [];
+    for (const id of this.wanted) {
+      const sup = this.supervisors.get(id);
+      if (sup?.state === 'ready' && sup.port !== null) out.push({ modelId: id, port: sup.port, host: sup.host });
+    }
+    return out.sort((a, b) => a.modelId.localeCompare(b.modelId));
+  }
+
+  /** The view of one listed server (wanted or still stopping), else undefined. */
+  serverFor(modelId: string): ServerView | undefined {
+    const sup = this.supervisors.get(modelId);
+    if (!sup || !(this.wanted.has(modelId) || sup.state === 'stopping')) return undefined;
+    return this.viewOf(sup);
+  }
+
+  /**
+   * Resolves with a ready server of one of `modelIds` as soon as there is one; null after
+   * `timeoutMs`, on `signal`, or at once when none of them is wanted and on its way
+   * (starting or restarting), so a caller never waits for a server that cannot come.
+   */
+  waitForReady(modelIds: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<ReadyServer | null> {
+    const wantedIds = new Set(modelIds);
+    const pick = (): ReadyServer | null => this.readyServers().find((s) => wantedIds.has(s.modelId)) ?? null;
+    const coming = (): boolean =>
+      [...wantedIds].some((id) => {
+        const state = this.supervisors.get(id)?.state;
+        return this.wanted.has(id) && (state === 'starting' || state === 'restarting');
+      });
+    const now = pick();
+    if (now || !coming() || signal?.aborted || this.shuttingDown) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      let sub: Subscription | undefined;
+      const done = (r: ReadyServer | null): void => {
+        clearTimeout(timer);
+        sub?.unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(r);
+      };
+      const onAbort = (): void => done(null);
+      const timer = setTimeout(onAbort, Math.max(0, timeoutMs));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      sub = this.changes.subscribe({
+        next: () => {
+          const r = pick();
+          if (r) done(r);
+          else if (!coming()) done(null);
+        },
+        complete: onAbort,
+      });
+    });
+  }
+
+  /** The last `lines` lines of a server's output; ServerNotFound for a model never run. */
+  logs(modelId: string, lines: number): { modelId: string; lines: string[] } {
+    const sup = this.supervisors.get(modelId);
+    if (!sup) throw new ServerNotFoundError(modelId);
+    return { modelId, lines: sup.logTail(lines) };
+  }
+
+  /** Counts and reasons for `/health/ready`. */
+  readiness(): FleetReadiness {
+    const notReady: NotReadyServer[] = [];
+    let ready = 0;
+    for (const id of [...this.wanted].sort()) {
+      const sup = this.supervisors.get(id);
+      if (sup?.state === 'ready') ready++;
+      else notReady.push({ modelId: id, state: sup?.state ?? 'stopped', reason: sup?.state === 'failed' ? (sup.view().lastError ?? sup.reason) : (sup?.reason ?? 'not started') });
+    }
+    return { readyServers: ready, totalServers: this.wanted.size, notReady, missingModels: [...this.missing], shuttingDown: this.shuttingDown };
+  }
+
+  private viewOf(sup: ServerSupervisor): ServerView {
+    const view = sup.view();
+    const m = this.registry.find(sup.modelId);
+    if (!m) return view;
+    return { ...view, displayName: m.displayName, tier: m.effectiveTier, isThinking: m.thinkingOverride ?? m.isThinkingModel };
+  }
+}
