@@ -1,0 +1,205 @@
+/**
+ * Which server answers a gateway request (API.md §8): pure functions over the active
+ * profile, the registry and the fleet's servers, plus the small stateful balancer that
+ * keeps round-robin cursors. No I/O, no Nest: forwarding lives in forwarder.ts.
+ */
+import { AppError } from '../common/errors/app-error';
+import { Tier, isTier } from '../registry/tiers';
+
+/** The three gateway routes. */
+export type GatewayEndpoint = 'chat' | 'completions' | 'embeddings';
+
+export type BalancingStrategy = 'round_robin' | 'least_loaded' | 'random';
+
+/** Fleet server states (API.md §6). */
+export type RouteServerState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopping' | 'stopped';
+
+/** What routing needs to know of a registry model. */
+export interface RouteModel {
+  modelId: string;
+  effectiveTier: Tier;
+  enabled: boolean;
+}
+
+/** What routing needs to know of a fleet server. */
+export interface RouteServer {
+  modelId: string;
+  host: string;
+  port: number;
+  state: RouteServerState;
+  /** Started with --embeddings: serves /v1/embeddings only. */
+  embeddings: boolean;
+}
+
+/** A ready server a request can be sent to. */
+export interface Upstream {
+  modelId: string;
+  host: string;
+  port: number;
+}
+
+/** A model id of the registry, or a tier. */
+export type Target = { kind: 'model'; modelId: string } | { kind: 'tier'; tier: Tier };
+
+/** Everything `resolveRoute` reads; built per request from the live services. */
+export interface RouteContext {
+  endpoint: GatewayEndpoint;
+  /** Aliases of the active profile: requested name → model id or tier. */
+  aliases: Readonly<Record<string, string>>;
+  findModel(modelId: string): RouteModel | undefined;
+  /** Every server the fleet knows, in any state. */
+  servers: readonly RouteServer[];
+  /** LITELLM_BASE_URL is set. */
+  liteLlm: boolean;
+}
+
+/** Where a request goes. */
+export type Route =
+  | {
+      kind: 'fleet';
+      target: Target;
+      /** Key of the target for balancing and logs: the model id, or `tier:<tier>`. */
+      key: string;
+      /** Ready servers of the target, in a stable order (model id, then port). */
+      ready: Upstream[];
+      /** Servers of the target that are starting or restarting (worth waiting for). */
+      pending: number;
+    }
+  | {
+      kind: 'litellm';
+      /** The model LiteLLM is asked for: the requested one, or what an alias names. */
+      model: string;
+    };
+
+const WAITABLE: ReadonlySet<RouteServerState> = new Set(['starting', 'restarting']);
+
+export class ModelNotFoundGatewayError extends AppError {
+  constructor(model: string, via?: string) {
+    const how = via ? ` (alias of the active profile for '${via}')` : '';
+    super(
+      'ModelNotFound',
+      404,
+      `The model '${model}'${how} does not exist: it is not an alias of the active profile, a model id of the registry or a tier (fast, balanced, powerful)`,
+      { model },
+      'model_not_found',
+    );
+  }
+}
+
+export class ModelNotRunningError extends AppError {
+  constructor(model: string, reason: string) {
+    super('ModelNotRunning', 503, `The model '${model}' is not running: ${reason}`, { model, reason }, 'model_not_running');
+  }
+}
+
+/** Resolves an alias, model id or tier to a target, or to LiteLLM; throws 404 when nothing matches. */
+export function resolveTarget(
+  requested: string,
+  ctx: Pick<RouteContext, 'aliases' | 'findModel' | 'liteLlm'>,
+): Target | { kind: 'litellm'; model: string } {
+  const aliased = Object.prototype.hasOwnProperty.call(ctx.aliases, requested) ? ctx.aliases[requested] : undefined;
+  const name = aliased ?? requested;
+  if (ctx.findModel(name)) return { kind: 'model', modelId: name };
+  if (isTier(name)) return { kind: 'tier', tier: name };
+  // An alias that names neither a model nor a tier may name a LiteLLM model.
+  if (ctx.liteLlm) return { kind: 'litellm', model: name };
+  throw new ModelNotFoundGatewayError(name, aliased !== undefined ? requested : undefined);
+}
+
+function compareUpstreams(a: Upstream, b: Upstream): number {
+  return a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : a.port - b.port;
+}
+
+/**
+ * The route of one request (API.md §8, steps 1–4): the ready servers of its target and
+ * how many are still starting. Throws 404 `model_not_found` or 503 `model_not_running`.
+ */
+export function resolveRoute(requested: string, ctx: RouteContext): Route {
+  const target = resolveTarget(requested, ctx);
+  if (target.kind === 'litellm') return target;
+  const wantEmbeddings = ctx.endpoint === 'embeddings';
+  const ready: Upstream[] = [];
+  let pending = 0;
+  let wrongKind = 0;
+  let present = 0;
+  for (const s of ctx.servers) {
+    if (target.kind === 'model') {
+      if (s.modelId !== target.modelId) continue;
+    } else {
+      const m = ctx.findModel(s.modelId);
+      if (!m || !m.enabled || m.effectiveTier !== target.tier) continue;
+    }
+    present++;
+    if (s.embeddings !== wantEmbeddings) {
+      wrongKind++;
+      continue;
+    }
+    if (s.state === 'ready') ready.push({ modelId: s.modelId, host: s.host, port: s.port });
+    else if (WAITABLE.has(s.state)) pending++;
+  }
+  ready.sort(compareUpstreams);
+  const key = target.kind === 'model' ? target.modelId : `tier:${target.tier}`;
+  if (ready.length > 0 || pending > 0) return { kind: 'fleet', target, key, ready, pending };
+
+  const name = target.kind === 'model' ? target.modelId : target.tier;
+  if (present > 0 && wrongKind === present) {
+    throw new ModelNotRunningError(
+      name,
+      wantEmbeddings
+        ? 'no server of it runs with embeddings (the active profile server block does not set embeddings: true)'
+        : 'its servers run for embeddings only (the active profile sets embeddings: true); use /v1/embeddings',
+    );
+  }
+  if (target.kind === 'tier') throw new ModelNotRunningError(name, `no server of tier '${name}' is running`);
+  const model = ctx.findModel(target.modelId);
+  if (model && !model.enabled) throw new ModelNotRunningError(name, 'it is disabled');
+  const server = ctx.servers.find((s) => s.modelId === target.modelId);
+  if (!server) throw new ModelNotRunningError(name, 'it is not in the active profile');
+  throw new ModelNotRunningError(name, `its server is ${server.state}`);
+}
+
+/** Keys of upstreams, for exclusion on retry and in-flight counting: `host:port`. */
+export function upstreamKey(u: Pick<Upstream, 'host' | 'port'>): string {
+  return `${u.host}:${u.port}`;
+}
+
+/**
+ * Picks one ready server per request by strategy. Holds one cursor per target key, so
+ * round robin is exactly even per target and least-loaded ties go in turn.
+ */
+export class Balancer {
+  private readonly cursors = new Map<string, number>();
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /**
+   * One of `candidates` (non-empty, stable order). `load` gives the requests in flight
+   * on a server, for `least_loaded`.
+   */
+  pick(key: string, strategy: BalancingStrategy, candidates: readonly Upstream[], load: (u: Upstream) => number): Upstream {
+    const n = candidates.length;
+    if (n === 1) return candidates[0];
+    if (strategy === 'random') return candidates[Math.min(n - 1, Math.floor(this.random() * n))];
+    const cursor = this.cursors.get(key) ?? 0;
+    this.cursors.set(key, (cursor + 1) % 1_000_000_007);
+    const start = cursor % n;
+    if (strategy === 'round_robin') return candidates[start];
+    // least_loaded: the fewest in flight; ties broken in turn, starting at the cursor.
+    let best = candidates[start];
+    let bestLoad = load(best);
+    for (let i = 1; i < n && bestLoad > 0; i++) {
+      const c = candidates[(start + i) % n];
+      const l = load(c);
+      if (l < bestLoad) {
+        best = c;
+        bestLoad = l;
+      }
+    }
+    return best;
+  }
+
+  /** Forgets cursors of targets that no longer exist (called when the fleet changes). */
+  reset(): void {
+    this.cursors.clear();
+  }
+}
