@@ -1,4 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ProfilesModule } from '../profiles/profiles.module';
+import { ProvidersModule } from '../providers/providers.module';
+import { ModelPullService } from './model-pull.service';
+import { ModelsController } from './models.controller';
+import { OpenAiModelsController } from './openai-models.controller';
+import { OpenAiModelsService } from './openai-models.service';
 
-@Module({})
+/** `/api/models` (the active provider's models, provider overview and health, Ollama pulls) and `/v1/models`. */
+@Module({
+  imports: [ProvidersModule, ProfilesModule],
+  controllers: [ModelsController, OpenAiModelsController],
+  providers: [ModelPullService, OpenAiModelsService],
+})
 export class ModelsModule {}
