@@ -26,10 +26,13 @@ export class AppModule {
         configModuleFor(config),
         AppLoggerModule,
         IoModule,
+        // Before RegistryModule: Express matches routes in registration order, and the
+        // registry's `PUT :modelId/tier|thinking|enabled` would otherwise catch
+        // `PUT profiles/tier` (a profile whose key is `tier`).
+        ProfilesModule,
         MetricsModule,
         HealthModule,
         RegistryModule,
-        ProfilesModule,
         ServersModule,
         ProvidersModule,
         ModelsModule,
