@@ -164,12 +164,19 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
       try {
         await t.close({ keepDirs: true });
         const pids = pidsOf(events());
-        const alive = pids.filter(isPidAlive);
-        const groupLeft = listProcesses().filter((p) => pids.includes(p.pgid) && p.state !== 'Z');
-        for (const p of [...alive, ...groupLeft.map((g) => g.pid)]) killProcessGroup(p, 'SIGKILL');
-        if (alive.length || groupLeft.length) {
-          throw new Error(`processes left behind after app.close(): ${JSON.stringify([...alive, ...groupLeft.map((g) => g.pid)])}`);
+        const left = [
+          ...new Set([...pids.filter(isPidAlive), ...listProcesses().filter((p) => pids.includes(p.pgid) && p.state !== 'Z').map((p) => p.pid)]),
+        ];
+        // Clean up before failing, so one broken test does not leak into the next.
+        for (const pid of left) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone meanwhile */
+          }
         }
+        for (const pgid of pids) killProcessGroup(pgid, 'SIGKILL');
+        if (left.length) throw new Error(`processes left behind after app.close(): ${JSON.stringify(left)}`);
       } finally {
         delete process.env.STANDIN_STATE_FILE;
         delete process.env.STANDIN_CONFIG;
