@@ -62,7 +62,7 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
     const { key, source } = await this.startupKey();
     this.active = { key, profile: null };
     this.logger.log({ profile: key, source, profilesPath: this.store.root }, `Active profile at start-up: '${key}' (${source})`);
-    await this.readActive();
+    await this.refreshActive(false);
   }
 
   onModuleDestroy(): void {
@@ -108,7 +108,11 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Reads the active profile's file now (one stat when unchanged) and returns it; see getActive(). */
-  async readActive(): Promise<ActiveProfile> {
+  readActive(): Promise<ActiveProfile> {
+    return this.refreshActive(true);
+  }
+
+  private async refreshActive(emit: boolean): Promise<ActiveProfile> {
     const seq = ++this.refreshSeq;
     const key = this.active.key;
     const problemOfKey = profileKeyProblem(key);
@@ -121,7 +125,7 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
       const previous = this.active.profile;
       this.active = next;
       this.reportActiveProblem(key, read);
-      if (!sameProfile(previous, next.profile)) this.activeChanged$.next({ ...next, cause: 'updated' });
+      if (emit && !sameProfile(previous, next.profile)) this.activeChanged$.next({ ...next, cause: 'updated' });
     }
     return next;
   }

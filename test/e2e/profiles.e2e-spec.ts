@@ -313,6 +313,8 @@ describe('Profiles over HTTP', () => {
       const before = readFileSync(join(dirs.profiles, 'editable.yaml'), 'utf8');
       expectError(await request(t.url).put(`${P}/editable`).send({ ...fullProfile('x'), unknown: 1 }), 400, 'ValidationFailed');
       expectError(await request(t.url).put(`${P}/editable`).set('Content-Type', 'application/json').send('[]'), 400);
+      const deep = JSON.stringify(fullProfile('x')).replace(/}$/, `,"junk":${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+      expectError(await request(t.url).put(`${P}/editable`).set('Content-Type', 'application/json').send(deep), 400);
       expect(readFileSync(join(dirs.profiles, 'editable.yaml'), 'utf8')).toBe(before);
     });
 
@@ -360,6 +362,31 @@ describe('Profiles over HTTP', () => {
       expect(res.body.activeProfile).toBe('development');
       expect(res.body.profile).toEqual(load(readFileSync(join(dirs.profiles, 'development.yaml'), 'utf8')));
       expect(nonCamelKeys(res.body, '$', (p) => p.startsWith('$.profile.aliases.'))).toEqual([]);
+    });
+  });
+
+  describe('OpenAPI document', () => {
+    it('documents every profiles route with its status codes, and every profile field with a description and an example', async () => {
+      const doc = (await request(t.url).get('/docs-json').expect(200)).body;
+      const codes = (path: string, method: string): string[] => Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
+      expect(codes(P, 'get')).toEqual(expect.arrayContaining(['200']));
+      expect(codes(P, 'post')).toEqual(expect.arrayContaining(['201', '400', '409', '413']));
+      expect(codes(`${P}/active`, 'get')).toEqual(expect.arrayContaining(['200']));
+      expect(codes(`${P}/{name}`, 'get')).toEqual(expect.arrayContaining(['200', '400', '404', '422']));
+      expect(codes(`${P}/{name}`, 'put')).toEqual(expect.arrayContaining(['200', '400', '404']));
+      expect(codes(`${P}/{name}`, 'delete')).toEqual(expect.arrayContaining(['200', '400', '404', '409']));
+      expect(codes(`${P}/{name}/activate`, 'post')).toEqual(expect.arrayContaining(['200', '400', '404', '422']));
+      for (const path of [P, `${P}/active`, `${P}/{name}`, `${P}/{name}/activate`]) {
+        for (const op of Object.values<Record<string, unknown>>(doc.paths[path])) expect(op.tags).toEqual(['profiles']);
+      }
+      const undocumented: string[] = [];
+      for (const schema of ['ProfileDto', 'TierConfigEntryDto', 'TwoStageDto', 'LoadBalancingDto', 'ProfileServerSettingsDto', 'ProfileWrittenDto', 'ProfileDeletedDto', 'ActivationResultDto']) {
+        for (const [field, prop] of Object.entries<Record<string, unknown>>(doc.components.schemas[schema].properties)) {
+          const example = prop.example !== undefined || ['twoStage', 'loadBalancing', 'server', 'tierConfig'].includes(field);
+          if (!prop.description || !example) undocumented.push(`${schema}.${field}`);
+        }
+      }
+      expect(undocumented).toEqual([]);
     });
   });
 

@@ -243,7 +243,7 @@ export class ProfileDto {
   description?: string;
 
   /** Model ids the fleet runs under this profile; glob patterns (`*`, `?`) allowed. */
-  @ApiProperty({ type: [String], example: ['qwen3_4b_q4km', 'llama_3.2_*'], maxItems: PROFILE_LIMITS.enabledModels })
+  @ApiProperty({ type: [String], example: ['qwen3_4b_q4km', 'llama_*_8b_*'], maxItems: PROFILE_LIMITS.enabledModels })
   @IsArray()
   @ArrayMaxSize(PROFILE_LIMITS.enabledModels)
   @IsString({ each: true })
@@ -295,10 +295,8 @@ export class ProfileDto {
 }
 
 export class ProfileWrittenDto {
-  /**
-   * What happened.
-   * @example Profile 'My Profile' created
-   */
+  /** What happened. */
+  @ApiProperty({ example: "Profile 'My Profile' created" })
   message: string;
   /**
    * The profile's key (its file name without `.yaml`).
@@ -313,10 +311,8 @@ export class ProfileWrittenDto {
 }
 
 export class ProfileDeletedDto {
-  /**
-   * What happened.
-   * @example Profile 'my-profile' deleted
-   */
+  /** What happened. */
+  @ApiProperty({ example: "Profile 'my-profile' deleted" })
   message: string;
   /**
    * The key of the deleted profile.
@@ -337,10 +333,8 @@ export class ActiveProfileDto {
 }
 
 export class ActivationResultDto {
-  /**
-   * What happened.
-   * @example Profile 'production' activated
-   */
+  /** What happened. */
+  @ApiProperty({ example: "Profile 'production' activated" })
   message: string;
   /**
    * Key of the now active profile.
