@@ -6,6 +6,7 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { BearerAuthService } from './common/auth/bearer-auth.service';
 import { toAppError, writeError } from './common/errors/all-exceptions.filter';
 import { MagiConfig } from './config/magi-config';
+import { GATEWAY_POST_PATHS } from './gateway/gateway-paths';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -52,6 +53,8 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
   });
   const mb = (n: number): number => Math.floor(n * 1024 * 1024);
   app.use('/api', express.json({ limit: mb(config.server.apiBodyLimitMb), type: ['application/json', '+json'] }));
+  // Gateway routes keep their body as bytes: the gateway parses it once and forwards it (src/gateway).
+  app.use(GATEWAY_POST_PATHS, express.raw({ limit: mb(config.gateway.maxBodyMb), type: () => true }));
   app.use('/v1', express.json({ limit: mb(config.gateway.maxBodyMb), type: ['application/json', '+json'] }));
   // body-parser errors happen before Nest's router, so they are shaped here, with the same writer.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -159,8 +159,7 @@ describe('Balancer.pick', () => {
     const sut = new Balancer();
     const busy = (u: Upstream): number => (u.port === 8081 ? 1 : 0);
     const ports = Array.from({ length: 4 }, () => sut.pick('k', 'least_loaded', three, busy).port);
-    expect(ports.filter((p) => p === 8081)).toEqual([]);
-    expect(new Set(ports)).toEqual(new Set([8082, 8083]));
+    expect(ports).toEqual([8082, 8083, 8082, 8083]);
     expect(Array.from({ length: 3 }, () => sut.pick('k2', 'least_loaded', three, idle).port)).toEqual([8081, 8082, 8083]);
   });
 

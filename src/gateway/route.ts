@@ -182,20 +182,18 @@ export class Balancer {
     if (strategy === 'random') return candidates[Math.min(n - 1, Math.floor(this.random() * n))];
     const cursor = this.cursors.get(key) ?? 0;
     this.cursors.set(key, (cursor + 1) % 1_000_000_007);
-    const start = cursor % n;
-    if (strategy === 'round_robin') return candidates[start];
-    // least_loaded: the fewest in flight; ties broken in turn, starting at the cursor.
-    let best = candidates[start];
-    let bestLoad = load(best);
-    for (let i = 1; i < n && bestLoad > 0; i++) {
-      const c = candidates[(start + i) % n];
+    if (strategy === 'round_robin') return candidates[cursor % n];
+    // least_loaded: the fewest in flight; ties taken in turn.
+    let min = Infinity;
+    let tied: Upstream[] = [];
+    for (const c of candidates) {
       const l = load(c);
-      if (l < bestLoad) {
-        best = c;
-        bestLoad = l;
-      }
+      if (l < min) {
+        min = l;
+        tied = [c];
+      } else if (l === min) tied.push(c);
     }
-    return best;
+    return tied[cursor % tied.length];
   }
 
   /** Forgets cursors of targets that no longer exist (called when the fleet changes). */

@@ -1,0 +1,453 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Subscription } from 'rxjs';
+import { AppError, ValidationFailedError } from '../common/errors/app-error';
+import { MagiConfig } from '../config/magi-config';
+import { magiConfig } from '../config/magi-config.provider';
+import { MetricsService } from '../metrics/metrics.service';
+import { ProfilesService } from '../profiles/profiles.service';
+import { RegistryService } from '../registry/registry.service';
+import { FleetService } from '../servers/fleet.service';
+import { ForwardRequest, ForwardResult, Forwarder, Usage } from './forwarder';
+import { GatewayErrorCode, GatewayMetrics } from './gateway-metrics';
+import {
+  BalancingStrategy,
+  Balancer,
+  GatewayEndpoint,
+  ModelNotRunningError,
+  Route,
+  RouteContext,
+  RouteServer,
+  Upstream,
+  resolveRoute,
+  upstreamKey,
+} from './route';
+
+const UPSTREAM_PATHS: Record<GatewayEndpoint, string> = {
+  chat: '/v1/chat/completions',
+  completions: '/v1/completions',
+  embeddings: '/v1/embeddings',
+};
+
+/** Errors of a refused connection: trying the same server again is pointless. */
+const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export class UpstreamUnavailableError extends AppError {
+  constructor(model: string, reason: string) {
+    super('UpstreamUnavailable', 502, `No server of '${model}' could be reached: ${reason}`, { model, reason }, 'upstream_unavailable');
+  }
+}
+
+export class QueueTimeoutError extends AppError {
+  constructor(model: string, waitedSeconds: number, retryAfterSeconds: number) {
+    super(
+      'ModelStarting',
+      503,
+      `No server of '${model}' became ready within ${waitedSeconds} s; it is still starting`,
+      { model, waitedSeconds },
+      'model_not_ready',
+      { 'Retry-After': String(retryAfterSeconds) },
+    );
+  }
+}
+
+/** The client went away while the request waited: nothing more to answer. */
+class ClientGone extends Error {}
+
+/** A parsed gateway request body: read once, re-serialised only when `model` changes. */
+interface GatewayBody {
+  raw: Buffer;
+  json: Record<string, unknown>;
+  model: string;
+  stream: boolean;
+}
+
+/** What one request did, for its metrics and its log line. */
+interface Outcome {
+  label: string;
+  modelId: string | null;
+  upstream: number | string | null;
+  status: number;
+  usage: Usage | null;
+  error: GatewayErrorCode | null;
+  retried: boolean;
+}
+
+function parseBody(raw: unknown): GatewayBody {
+  if (!Buffer.isBuffer(raw) || raw.length === 0) {
+    throw new ValidationFailedError('The request body must be a JSON object with a `model`', { body: ['is empty'] });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new AppError('ValidationFailed', 400, 'The request body is not valid JSON', {}, 'invalid_json');
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ValidationFailedError('The request body must be a JSON object', { body: ['must be an object'] });
+  }
+  const body = json as Record<string, unknown>;
+  if (typeof body.model !== 'string' || body.model === '') {
+    throw new ValidationFailedError('You must provide a model parameter', { model: ['must be a non-empty string'] });
+  }
+  return { raw, json: body, model: body.model, stream: body.stream === true };
+}
+
+/** The body with `model` set to `model`: the original bytes when it already is. */
+function bodyFor(body: GatewayBody, model: string): Buffer {
+  if (body.model === model) return body.raw;
+  return Buffer.from(JSON.stringify({ ...body.json, model }), 'utf8');
+}
+
+function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+function origin(host: string, port: number): string {
+  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}
+
+function statusCodeOf(e: unknown): number {
+  return e instanceof AppError ? e.status : 500;
+}
+
+function errorCodeOf(e: unknown): GatewayErrorCode {
+  if (e instanceof QueueTimeoutError) return 'queue_timeout';
+  if (e instanceof UpstreamUnavailableError) return 'upstream_unavailable';
+  if (e instanceof AppError) {
+    if (e.openAiCode === 'model_not_found') return 'model_not_found';
+    if (e.openAiCode === 'model_not_running') return 'model_not_running';
+    if (e.status < 500) return 'invalid_request';
+  }
+  return 'internal_error';
+}
+
+/**
+ * The OpenAI-compatible gateway (API.md §8): reads the body once, routes by alias, model
+ * id or tier with the active profile's strategy (route.ts), waits for starting servers,
+ * forwards (forwarder.ts) with one retry on another server when the first cannot be
+ * reached, falls back to LiteLLM, and records metrics and one log line per request.
+ */
+@Injectable()
+export class GatewayService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(GatewayService.name);
+  private readonly balancer = new Balancer();
+  private readonly metrics: GatewayMetrics;
+  /** Requests in flight per upstream (`host:port`), for `least_loaded`. */
+  private readonly load = new Map<string, number>();
+  private readonly liteLlm: { origin: string; basePath: string; apiKey: string | null } | null;
+  private readonly queueTimeoutMs: number;
+  private readonly retryAfterSeconds: number;
+  private readonly fleetHost: string;
+  private subscription: Subscription | null = null;
+
+  constructor(
+    private readonly fleet: FleetService,
+    private readonly profiles: ProfilesService,
+    private readonly registry: RegistryService,
+    private readonly forwarder: Forwarder,
+    @Inject(magiConfig.KEY) config: MagiConfig,
+    metrics: MetricsService,
+  ) {
+    this.metrics = new GatewayMetrics(metrics);
+    this.queueTimeoutMs = config.gateway.queueTimeout * 1000;
+    this.retryAfterSeconds = Math.max(1, Math.min(30, Math.ceil(config.gateway.queueTimeout)));
+    this.fleetHost = connectHost(config.fleet.host);
+    if (config.litellm.baseUrl) {
+      const url = new URL(config.litellm.baseUrl);
+      this.liteLlm = { origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), apiKey: config.litellm.apiKey };
+    } else {
+      this.liteLlm = null;
+    }
+  }
+
+  onModuleInit(): void {
+    // Pools of servers that went away (stopped, moved port) are closed as the fleet changes.
+    this.subscription = this.fleet.stateChanges$.subscribe(() => this.dropStalePools());
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  /** Answers one gateway request: routes it, forwards it, streams the answer into `res`. */
+  async handle(endpoint: GatewayEndpoint, req: Request, res: Response): Promise<void> {
+    const t0 = performance.now();
+    const outcome: Outcome = { label: 'unknown', modelId: null, upstream: null, status: 0, usage: null, error: null, retried: false };
+    let requested: string | null = null;
+    let stream = false;
+    try {
+      const body = parseBody(req.body);
+      requested = body.model;
+      stream = body.stream;
+      const { profile } = this.profiles.getActive();
+      const route = resolveRoute(body.model, this.routeContext(endpoint, profile));
+      if (route.kind === 'litellm') {
+        outcome.label = 'litellm';
+        await this.forwardToLiteLlm(endpoint, body, route.model, res, outcome);
+      } else {
+        outcome.label = route.target.kind === 'model' ? route.target.modelId : route.key;
+        // `loadBalancing.enabled: false`: no spreading, the first ready server (others only for a retry).
+        const lb = profile?.loadBalancing;
+        const strategy = lb?.enabled === false ? null : (lb?.strategy ?? 'round_robin');
+        await this.forwardToFleet(endpoint, body, route, strategy, res, outcome);
+      }
+    } catch (e) {
+      if (e instanceof ClientGone) {
+        outcome.status = 499;
+        outcome.error = 'client_disconnected';
+        return;
+      }
+      outcome.status = statusCodeOf(e);
+      outcome.error = errorCodeOf(e);
+      throw e;
+    } finally {
+      const ms = performance.now() - t0;
+      const model = outcome.modelId ?? outcome.label;
+      this.metrics.finished(model, endpoint, outcome.status, ms, outcome.usage, outcome.error);
+      const line = {
+        endpoint,
+        model: requested === null ? null : requested.slice(0, 200),
+        modelId: outcome.modelId,
+        upstream: outcome.upstream,
+        status: outcome.status,
+        durationMs: Math.round(ms * 10) / 10,
+        stream,
+        retried: outcome.retried,
+        ...(outcome.error ? { error: outcome.error } : {}),
+      };
+      if (outcome.status >= 500 || outcome.error === 'stream_broken') this.logger.warn(line, 'Gateway request failed');
+      else this.logger.log(line, 'Gateway request');
+    }
+  }
+
+  private routeContext(endpoint: GatewayEndpoint, profile = this.profiles.getActive().profile): RouteContext {
+    const embeddings = profile?.server?.embeddings === true;
+    const hosts = new Map(this.fleet.readyServers().map((s) => [s.modelId, s] as const));
+    const servers: RouteServer[] = [];
+    for (const v of this.fleet.list()) {
+      if (v.port === null) {
+        if (v.state === 'starting' || v.state === 'restarting') {
+          servers.push({ modelId: v.modelId, host: '', port: 0, state: v.state, embeddings });
+        }
+        continue;
+      }
+      const ready = hosts.get(v.modelId);
+      servers.push({
+        modelId: v.modelId,
+        host: connectHost(ready?.host ?? this.fleetHost),
+        port: ready?.port ?? v.port,
+        state: v.state === 'ready' && !ready ? 'starting' : v.state,
+        embeddings,
+      });
+    }
+    return {
+      endpoint,
+      aliases: profile?.aliases ?? {},
+      findModel: (id) => this.registry.find(id),
+      servers,
+      liteLlm: this.liteLlm !== null,
+    };
+  }
+
+  private async forwardToFleet(
+    endpoint: GatewayEndpoint,
+    body: GatewayBody,
+    first: Route & { kind: 'fleet' },
+    strategy: BalancingStrategy | null,
+    res: Response,
+    outcome: Outcome,
+  ): Promise<void> {
+    let route = first;
+    if (route.ready.length === 0) route = await this.waitForReady(body.model, endpoint, route, res);
+    let upstream = this.pick(route, strategy, route.ready);
+    let result = await this.send(endpoint, body, upstream, res, outcome);
+    if (result.outcome === 'unreachable') {
+      // Routed around once: another ready server of the same target, or — for a reset on a
+      // kept-alive socket of the only server — the same one.
+      const failed = upstreamKey(upstream);
+      const again = this.routeOrNull(body.model, endpoint);
+      const others = again ? again.ready.filter((u) => upstreamKey(u) !== failed) : [];
+      const code = (result.error as NodeJS.ErrnoException).code ?? '';
+      const next = others.length > 0 ? this.pick(route, strategy, others) : REFUSED.has(code) ? null : upstream;
+      this.logger.warn(
+        { modelId: upstream.modelId, upstream: upstream.port, error: code || result.error.message, retryOn: next?.port ?? null },
+        'Upstream could not be reached',
+      );
+      if (next) {
+        this.metrics.retried(upstream.modelId);
+        outcome.retried = true;
+        upstream = next;
+        result = await this.send(endpoint, body, upstream, res, outcome);
+      }
+      if (result.outcome === 'unreachable') {
+        const reason = (result.error as NodeJS.ErrnoException).code ?? result.error.message;
+        throw new UpstreamUnavailableError(outcome.modelId ?? body.model, reason);
+      }
+    }
+    this.settle(result, outcome);
+  }
+
+  private routeOrNull(model: string, endpoint: GatewayEndpoint): (Route & { kind: 'fleet' }) | null {
+    try {
+      const r = resolveRoute(model, this.routeContext(endpoint));
+      return r.kind === 'fleet' ? r : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private pick(route: Route & { kind: 'fleet' }, strategy: BalancingStrategy | null, candidates: readonly Upstream[]): Upstream {
+    if (strategy === null) return candidates[0];
+    return this.balancer.pick(route.key, strategy, candidates, (u) => this.load.get(upstreamKey(u)) ?? 0);
+  }
+
+  /** One attempt on one server, with its in-flight accounting. */
+  private async send(
+    endpoint: GatewayEndpoint,
+    body: GatewayBody,
+    upstream: Upstream,
+    res: Response,
+    outcome: Outcome,
+  ): Promise<ForwardResult> {
+    const key = upstreamKey(upstream);
+    outcome.modelId = upstream.modelId;
+    outcome.upstream = upstream.port;
+    res.setHeader('X-Magi-Model', upstream.modelId);
+    res.setHeader('X-Magi-Upstream', String(upstream.port));
+    const request: ForwardRequest = {
+      origin: origin(upstream.host, upstream.port),
+      path: UPSTREAM_PATHS[endpoint],
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: bodyFor(body, upstream.modelId),
+      answerHeaders: { 'X-Magi-Model': upstream.modelId, 'X-Magi-Upstream': String(upstream.port) },
+    };
+    this.load.set(key, (this.load.get(key) ?? 0) + 1);
+    this.metrics.started(upstream.modelId);
+    try {
+      const result = await this.forwarder.forward(request, res);
+      if (result.outcome === 'completed' || result.outcome === 'broken') {
+        // ttfb is only known for answers that started
+        if (result.outcome === 'completed') this.metrics.firstByte(upstream.modelId, endpoint, result.ttfbMs);
+      }
+      return result;
+    } finally {
+      const n = (this.load.get(key) ?? 1) - 1;
+      if (n > 0) this.load.set(key, n);
+      else this.load.delete(key);
+      this.metrics.ended(upstream.modelId);
+    }
+  }
+
+  private settle(result: ForwardResult, outcome: Outcome): void {
+    switch (result.outcome) {
+      case 'completed':
+        outcome.status = result.status;
+        outcome.usage = result.usage;
+        if (result.status >= 400) outcome.error = 'upstream_error';
+        return;
+      case 'broken':
+        outcome.status = result.status;
+        outcome.error = 'stream_broken';
+        return;
+      case 'client-gone':
+        throw new ClientGone();
+      case 'unreachable':
+        throw new UpstreamUnavailableError(outcome.modelId ?? 'unknown', result.error.message);
+    }
+  }
+
+  private async forwardToLiteLlm(
+    endpoint: GatewayEndpoint,
+    body: GatewayBody,
+    model: string,
+    res: Response,
+    outcome: Outcome,
+  ): Promise<void> {
+    const lite = this.liteLlm!;
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (lite.apiKey) headers.authorization = `Bearer ${lite.apiKey}`;
+    outcome.upstream = 'litellm';
+    res.setHeader('X-Magi-Model', model);
+    res.setHeader('X-Magi-Upstream', 'litellm');
+    const result = await this.forwarder.forward(
+      {
+        origin: lite.origin,
+        path: `${lite.basePath}${UPSTREAM_PATHS[endpoint]}`,
+        headers,
+        body: bodyFor(body, model),
+        answerHeaders: { 'X-Magi-Model': model, 'X-Magi-Upstream': 'litellm' },
+      },
+      res,
+    );
+    if (result.outcome === 'unreachable') {
+      const reason = (result.error as NodeJS.ErrnoException).code ?? result.error.message;
+      throw new UpstreamUnavailableError('litellm', reason);
+    }
+    this.settle(result, outcome);
+  }
+
+  /**
+   * Waits until a server of the route's target is ready (re-resolving on every fleet
+   * change, so a profile switch or a failure is seen at once), for at most
+   * GATEWAY_QUEUE_TIMEOUT; then 503 with Retry-After. A client that leaves ends the wait.
+   */
+  private waitForReady(
+    model: string,
+    endpoint: GatewayEndpoint,
+    route: Route & { kind: 'fleet' },
+    res: Response,
+  ): Promise<Route & { kind: 'fleet' }> {
+    const name = route.target.kind === 'model' ? route.target.modelId : route.target.tier;
+    return new Promise((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      let poll: NodeJS.Timeout | undefined;
+      let sub: Subscription | undefined;
+      const finish = (fn: () => void): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        sub?.unsubscribe();
+        res.off('close', onClose);
+        fn();
+      };
+      const check = (): void => {
+        if (done) return;
+        try {
+          const r = resolveRoute(model, this.routeContext(endpoint));
+          if (r.kind !== 'fleet') return finish(() => reject(new ModelNotRunningError(name, 'the active profile changed')));
+          if (r.ready.length > 0) return finish(() => resolve(r));
+          if (r.pending === 0) finish(() => reject(new ModelNotRunningError(name, 'no server of it is starting any more')));
+        } catch (e) {
+          finish(() => reject(e));
+        }
+      };
+      const onClose = (): void => finish(() => reject(new ClientGone()));
+      if (res.destroyed) return onClose();
+      res.on('close', onClose);
+      timer = setTimeout(
+        () => finish(() => reject(new QueueTimeoutError(name, this.queueTimeoutMs / 1000, this.retryAfterSeconds))),
+        this.queueTimeoutMs,
+      );
+      // State changes drive the wait; the slow poll only guards against a missed event.
+      poll = setInterval(check, 1000);
+      sub = this.fleet.stateChanges$.subscribe(() => check());
+      if (done) sub.unsubscribe();
+      check();
+    });
+  }
+
+  private dropStalePools(): void {
+    const keep = new Set<string>();
+    for (const s of this.fleet.readyServers()) keep.add(origin(connectHost(s.host), s.port));
+    for (const v of this.fleet.list()) {
+      if (v.port !== null && v.state !== 'stopped' && v.state !== 'failed') keep.add(origin(this.fleetHost, v.port));
+    }
+    if (this.liteLlm) keep.add(this.liteLlm.origin);
+    this.forwarder.retain(keep);
+  }
+}
