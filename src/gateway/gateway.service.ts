@@ -441,12 +441,10 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** Closes the pools of servers that are no longer ready (stopped, crashed, moved port). */
   private dropStalePools(): void {
     const keep = new Set<string>();
     for (const s of this.fleet.readyServers()) keep.add(origin(connectHost(s.host), s.port));
-    for (const v of this.fleet.list()) {
-      if (v.port !== null && v.state !== 'stopped' && v.state !== 'failed') keep.add(origin(this.fleetHost, v.port));
-    }
     if (this.liteLlm) keep.add(this.liteLlm.origin);
     this.forwarder.retain(keep);
   }

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import OpenAI from 'openai';
+import { Forwarder } from '../../src/gateway/forwarder';
 import { startLiteLlmFixture, type LiteLlmFixture } from '../fixtures/litellm-fixture';
 import { TestApp, TestDirs, createTestApp, makeTestDirs } from '../support/create-test-app';
 import { STANDIN_PATH, freePortRange, httpRequest, waitFor } from '../support/fixtures';
@@ -441,6 +442,10 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       }
       expect(served).not.toContain(victim.modelId);
       expect(new Set(served)).toEqual(new Set([idOf(FAST[0]), idOf(FAST[2])]));
+      // its keep-alive pool is closed once the fleet sees it go
+      const forwarder = env.t.app.get(Forwarder);
+      await waitFor(() => !forwarder.origins().includes(`http://127.0.0.1:${victim.port}`), 2000, 20, 'pool dropped');
+      expect(forwarder.origins()).toContain(`http://127.0.0.1:${ports.get(idOf(FAST[0]))}`);
     });
 
     it('retries a refused connection on another ready server (a port that stopped listening)', async () => {
