@@ -5,18 +5,13 @@ import { LiteLlmConfig, MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { ProfilesService } from '../profiles/profiles.service';
 import { readLiteLlmModels } from '../providers/fingerprints';
+import { FleetService } from '../servers/fleet.service';
 import { failureReason, httpErrorReason, upstreamMessage } from '../providers/llm-provider';
 import { ModelsSource, OpenAiModelListDto, toOpenAiModelList } from './dto/openai-models.dto';
 
 /** After LiteLLM failed, how long the fallback answers before LiteLLM is asked again (at most the TTL). */
 const RETRY_AFTER_FAILURE_MS = 5000;
 const TIERS = ['fast', 'balanced', 'powerful'] as const;
-
-interface FleetServer {
-  modelId: string;
-  tier: string;
-  isReady: boolean;
-}
 
 /**
  * `GET /v1/models`. With LiteLLM: its list, cached MODELS_CACHE_TTL s, concurrent callers
@@ -39,6 +34,7 @@ export class OpenAiModelsService {
     private readonly http: HttpClient,
     private readonly clock: Clock,
     private readonly profiles: ProfilesService,
+    private readonly fleet: FleetService,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     this.litellm = config.litellm;
@@ -63,7 +59,7 @@ export class OpenAiModelsService {
   private afterFailure(): { source: ModelsSource; body: OpenAiModelListDto } {
     if (this.lastGood) return { source: 'cache', body: this.lastGood.body };
     const entries = [
-      ...this.fleetServers().filter((s) => s.isReady).map((s) => s.modelId),
+      ...this.fleet.readyServers().map((s) => s.modelId),
       ...this.litellm.fallbackModels,
     ].map((id) => ({ id, created: this.startedSec, ownedBy: 'magi' }));
     return { source: 'fallback', body: toOpenAiModelList(entries) };
@@ -109,14 +105,10 @@ export class OpenAiModelsService {
 
   /** Without LiteLLM: fleet models, profile aliases, tiers with a ready server. */
   private fleetList(): OpenAiModelListDto {
-    const servers = this.fleetServers();
+    const servers = this.fleet.list().filter((s) => s.state !== 'stopping' && s.state !== 'stopped');
     const aliases = Object.keys(this.profiles.getActive().profile?.aliases ?? {});
     const readyTiers = TIERS.filter((t) => servers.some((s) => s.isReady && s.tier === t));
     const ids = [...servers.map((s) => s.modelId), ...aliases, ...readyTiers];
     return toOpenAiModelList(ids.map((id) => ({ id, created: this.startedSec, ownedBy: 'magi' })));
-  }
-
-  private fleetServers(): FleetServer[] {
-    return [];
   }
 }

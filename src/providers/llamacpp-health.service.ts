@@ -3,6 +3,7 @@ import { ProviderUnavailableError } from '../common/errors/app-error';
 import { HttpClient, HttpResponse } from '../common/io/http-client';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
+import { FleetService } from '../servers/fleet.service';
 import { ListedModel, readLlamaHealth, readLlamaModels } from './fingerprints';
 import {
   LlmProvider,
@@ -23,7 +24,8 @@ type External =
 /**
  * llama.cpp: an external llama-server at LLAMACPP_BASE_URL, read through `GET /health`
  * (200 ready, 503 `Loading model` while it loads) and `GET /v1/models` (entries
- * `owned_by: "llamacpp"`, the id is its `--alias`).
+ * `owned_by: "llamacpp"`, the id is its `--alias`), plus the ready servers of MAGI's own
+ * fleet: llama.cpp counts as connected when either serves a model.
  */
 @Injectable()
 export class LlamaCppHealthService implements LlmProvider {
@@ -33,6 +35,7 @@ export class LlamaCppHealthService implements LlmProvider {
 
   constructor(
     private readonly http: HttpClient,
+    private readonly fleet: FleetService,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     // Given with or without /v1, like the other OpenAI-ish URLs.
@@ -40,23 +43,40 @@ export class LlamaCppHealthService implements LlmProvider {
     this.baseUrl = http.redact(this.url);
   }
 
-  /** Ready, loading or down, with the model id from `/v1/models`. */
+  /** Ready, loading or down, with the model id from `/v1/models`; the fleet's ready servers count too. */
   async checkHealth(signal: AbortSignal): Promise<ProviderHealth> {
     const ext = await this.readExternal(signal);
-    if (ext.state === 'ready') {
-      return connected(this.id, this.baseUrl, ext.models[0]?.id ?? null, ext.latencyMs, {
-        state: 'ready',
-        models: ext.models.map((m) => m.id),
-      });
-    }
-    return notConnected(this.id, this.baseUrl, ext.error, ext.latencyMs, { state: ext.state });
+    const fleet = this.fleetServers();
+    const metadata: Record<string, unknown> = {
+      state: ext.state,
+      models: ext.state === 'ready' ? ext.models.map((m) => m.id) : [],
+      fleetServers: fleet.ready,
+    };
+    if (ext.state === 'ready') return connected(this.id, this.baseUrl, ext.models[0]?.id ?? fleet.ready[0]?.modelId ?? null, ext.latencyMs, metadata);
+    if (fleet.ready.length > 0) return connected(this.id, this.baseUrl, fleet.ready[0].modelId, ext.latencyMs, metadata);
+    const starting = fleet.starting ? `; MAGI's fleet has no ready server yet (${fleet.starting} starting)` : '';
+    return notConnected(this.id, this.baseUrl, `${ext.error}${starting}`, ext.latencyMs, metadata);
   }
 
-  /** The models of a ready llama-server. */
+  /** The models of a ready external llama-server and of the fleet's ready servers. */
   async listModels(signal: AbortSignal): Promise<ProviderModel[]> {
     const ext = await this.readExternal(signal);
-    if (ext.state !== 'ready') throw new ProviderUnavailableError(this.id, ext.error);
-    return ext.models.map((m) => ({ id: m.id, name: m.id, provider: this.id, size: m.size, modifiedAt: null }));
+    const fleet = this.fleetServers();
+    if (ext.state !== 'ready' && fleet.ready.length === 0) throw new ProviderUnavailableError(this.id, ext.error);
+    const models: ProviderModel[] = ext.state === 'ready'
+      ? ext.models.map((m) => ({ id: m.id, name: m.id, provider: this.id, size: m.size, modifiedAt: null }))
+      : [];
+    for (const s of fleet.ready) {
+      if (!models.some((m) => m.id === s.modelId)) models.push({ id: s.modelId, name: s.modelId, provider: this.id, size: null, modifiedAt: null });
+    }
+    return models;
+  }
+
+  /** The fleet's ready servers (with their URLs) and how many are still starting. */
+  private fleetServers(): { ready: Array<{ modelId: string; url: string }>; starting: number } {
+    const ready = this.fleet.readyServers().map((s) => ({ modelId: s.modelId, url: `http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}` }));
+    const starting = this.fleet.list().filter((s) => s.state === 'starting' || s.state === 'restarting').length;
+    return { ready, starting };
   }
 
   private async readExternal(signal: AbortSignal): Promise<External> {

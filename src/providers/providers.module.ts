@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ServersModule } from '../servers/servers.module';
 import { LlamaCppHealthService } from './llamacpp-health.service';
 import { LLM_PROVIDERS, LlmProvider } from './llm-provider';
 import { LlmStatusController } from './llm-status.controller';
@@ -9,6 +10,7 @@ import { ProviderStatusService } from './provider-status.service';
 
 /** One health-check service per LLM provider, gathered under LLM_PROVIDERS; ProviderStatusService on top. */
 @Module({
+  imports: [ServersModule],
   controllers: [LlmStatusController],
   providers: [
     OpenAiHealthService,

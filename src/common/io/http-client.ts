@@ -79,7 +79,7 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
 }
 
 /**
- * The outbound HTTP port: one axios instance (keep-alive agents, no redirects, no throwing
+ * The outbound HTTP port: one axios instance (own agents, no redirects, no throwing
  * on HTTP error statuses), per-call timeout through AbortSignal, and every secret removed
  * from what it logs or puts into an error.
  */
@@ -114,8 +114,10 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 @Injectable()
 export class AxiosHttpClient extends HttpClient implements OnModuleDestroy {
   private readonly logger = new Logger(AxiosHttpClient.name);
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  // No keep-alive: these calls are occasional (checks are cached), and a pooled socket the
+  // upstream closed meanwhile would turn into a false "connection reset".
+  private readonly httpAgent = new http.Agent({ keepAlive: false, maxSockets: 64 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: false, maxSockets: 64 });
   private readonly axios: AxiosInstance;
   private readonly secrets: string[];
 
