@@ -148,7 +148,7 @@ describe('with a fleet', () => {
       const body = await waitFor(
         async () => {
           const r = await request(app.url).get('/v1/models').expect(200);
-          return r.body.data.some((m: { id: string }) => m.id === 'my-fast') && r;
+          return r.body.data.some((m: { id: string }) => m.id === 'my-fast') ? r : null;
         },
         5000,
         50,
@@ -188,7 +188,7 @@ describe('with a fleet', () => {
       const back = await waitFor(
         async () => {
           const r = await request(app.url).get('/v1/models').expect(200);
-          return r.headers['x-models-source'] === 'litellm' && r;
+          return r.headers['x-models-source'] === 'litellm' ? r : null;
         },
         10000,
         100,
