@@ -66,8 +66,8 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/\b((?:api[_-]?)?key|token|access_token|secret|password)=([^&\s"'#]+)/gi, '$1=[redacted]'],
   // user:password@ in URLs
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@:]+:[^/\s@]+@/gi, '$1[redacted]@'],
-  // OpenAI/LiteLLM style keys, including the masked form upstreams echo (sk-ab****wxyz)
-  [/\bsk-[A-Za-z0-9*_-]{3,}/g, 'sk-[redacted]'],
+  // OpenAI/LiteLLM style keys, including the masked forms upstreams echo (sk-ab****wxyz, sk-...wxyz)
+  [/\bsk-[A-Za-z0-9*._-]{3,}/g, 'sk-[redacted]'],
 ];
 
 /** Removes the given secrets and anything that looks like a credential from `text`. */
