@@ -5,6 +5,8 @@ import express, { NextFunction, Request, Response } from 'express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { BearerAuthService } from './common/auth/bearer-auth.service';
 import { toAppError, writeError } from './common/errors/all-exceptions.filter';
+import { ValidationFailedError } from './common/errors/app-error';
+import { API_BODY_LIMITS, plainShapeProblem } from './common/validation/plain-shape';
 import { MagiConfig } from './config/magi-config';
 import { GATEWAY_POST_PATHS } from './gateway/gateway-paths';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
@@ -56,6 +58,12 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
   // Gateway routes keep their body as bytes: the gateway parses it once and forwards it (src/gateway).
   app.use(GATEWAY_POST_PATHS, express.raw({ limit: mb(config.gateway.maxBodyMb), type: () => true }));
   app.use('/v1', express.json({ limit: mb(config.gateway.maxBodyMb), type: ['application/json', '+json'] }));
+  // class-transformer walks bodies recursively: refuse absurd nesting before it can overflow the stack.
+  app.use('/api', (req: Request, _res: Response, next: NextFunction) => {
+    const body: unknown = req.body;
+    const problem = body !== null && typeof body === 'object' ? plainShapeProblem(body, API_BODY_LIMITS) : null;
+    next(problem ? new ValidationFailedError(`Invalid request body: it ${problem}`, { reason: `the body ${problem}` }) : undefined);
+  });
   // body-parser errors happen before Nest's router, so they are shaped here, with the same writer.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();

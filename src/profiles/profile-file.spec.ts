@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseProfileYaml, serializeProfile, validateProfile } from './profile-file';
-import { plainShapeProblem } from './plain-shape';
+import { plainShapeProblem } from '../common/validation/plain-shape';
 
 const SHIPPED = join(__dirname, '..', '..', 'profiles');
 

@@ -3,7 +3,7 @@ import { ValidationError, validateSync } from 'class-validator';
 import { dump, load } from 'js-yaml';
 import { flattenValidationErrors } from '../common/errors/validation';
 import { ProfileDto, toProfile } from './dto/profile.dto';
-import { PROFILE_SHAPE_LIMITS, plainShapeProblem } from './plain-shape';
+import { PROFILE_SHAPE_LIMITS, plainShapeProblem } from '../common/validation/plain-shape';
 import type { Profile } from './profile.types';
 
 /** Profile files larger than this are refused unread (a profile is a few hundred bytes). */

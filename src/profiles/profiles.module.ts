@@ -1,5 +1,4 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { ProfileBodyShapeMiddleware } from './profile-body.middleware';
+import { Module } from '@nestjs/common';
 import { ProfilesController } from './profiles.controller';
 import { ProfilesService } from './profiles.service';
 import { ProfilesStore } from './profiles.store';
@@ -9,8 +8,4 @@ import { ProfilesStore } from './profiles.store';
   providers: [ProfilesService, ProfilesStore],
   exports: [ProfilesService],
 })
-export class ProfilesModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(ProfileBodyShapeMiddleware).forRoutes(ProfilesController);
-  }
-}
+export class ProfilesModule {}

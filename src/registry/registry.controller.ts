@@ -70,7 +70,7 @@ export class RegistryController {
   @ApiOkResponse({ type: SetTierResponseDto })
   @ApiErrors(400, 404)
   async setTier(@Param('modelId') modelId: string, @Body() body: SetTierDto): Promise<SetTierResponseDto> {
-    if (!('tier' in body)) {
+    if (body.tier === undefined) {
       throw new ValidationFailedError('Invalid request: tier', { fields: { tier: [`tier is required: one of ${TIERS.join(', ')} or null`] } });
     }
     const r = await this.registry.setTier(modelId, body.tier);

@@ -6,8 +6,12 @@ export interface ShapeLimits {
   maxNodes: number;
 }
 
-/** A profile has at most four levels (profile → server → extraArgs → string); leave room for typos. */
+/**
+ * Limits for every /api body and every profile file. Our deepest document, a profile, has
+ * four levels (profile → server → extraArgs → string); the rest is room for typos.
+ */
 export const PROFILE_SHAPE_LIMITS: ShapeLimits = { maxDepth: 16, maxNodes: 50_000 };
+export const API_BODY_LIMITS = PROFILE_SHAPE_LIMITS;
 
 /**
  * Why `value` is too deep or too big (or smuggles a `__proto__` key, which class-transformer
