@@ -185,6 +185,13 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     const before = this.wanted;
     this.wanted = new Set(desiredIds);
 
+    const remembered = new Map<string, number>();
+    for (const id of desiredIds) {
+      const port = byId.get(id)?.port;
+      if (port !== null && port !== undefined) remembered.set(id, port);
+    }
+    this.ports.setRemembered(remembered);
+
     const summary: ActivationSummary = { started: [], stopped: [], kept: [] };
     const work: Promise<void>[] = [];
     for (const [id, sup] of this.supervisors) {

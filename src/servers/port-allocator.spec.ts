@@ -39,6 +39,20 @@ describe('PortAllocator (real try-bind on loopback)', () => {
     expect(await sut.allocate('b', range[0] + 2)).toBe(range[0] + 2);
   });
 
+  it("leaves another model's remembered port alone while other ports are free", async () => {
+    const sut = sutFor();
+    sut.setRemembered(new Map([['b', range[0]]]));
+    expect(await sut.allocate('a', null)).toBe(range[0] + 1);
+    expect(await sut.allocate('b', range[0])).toBe(range[0]);
+  });
+
+  it("takes another model's remembered port when nothing else is left", async () => {
+    const sut = sutFor();
+    sut.setRemembered(new Map([['z', range[0]]]));
+    for (const m of ['a', 'b', 'c']) await sut.allocate(m, null);
+    expect(await sut.allocate('d', null)).toBe(range[0]);
+  });
+
   it('ignores a remembered port outside the range and the ports it is told to avoid', async () => {
     const sut = sutFor();
     expect(await sut.allocate('a', 1, new Set([range[0]]))).toBe(range[0] + 1);

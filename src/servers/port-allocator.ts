@@ -8,6 +8,8 @@ import type { PortProbe } from '../common/io/port-probe';
  */
 export class PortAllocator {
   private readonly holders = new Map<number, string>();
+  /** Ports the registry remembers for wanted models: others get them only as a last resort. */
+  private remembered = new Map<number, string>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -27,6 +29,14 @@ export class PortAllocator {
     return run;
   }
 
+  /**
+   * The remembered ports of the models about to run, so that a model without one does
+   * not take another's port just because it was allocated first.
+   */
+  setRemembered(ports: ReadonlyMap<string, number>): void {
+    this.remembered = new Map([...ports].map(([modelId, port]) => [port, modelId]));
+  }
+
   /** Gives the port back (the model's process is gone and it will not restart on it). */
   release(modelId: string, port: number | null): void {
     if (port !== null && this.holders.get(port) === modelId) this.holders.delete(port);
@@ -42,14 +52,19 @@ export class PortAllocator {
     const candidates: number[] = [];
     if (preferred !== null && preferred >= from && preferred <= to) candidates.push(preferred);
     for (let p = from; p <= to; p++) if (p !== preferred) candidates.push(p);
-    for (const port of candidates) {
-      if (avoid.has(port)) continue;
-      const holder = this.holders.get(port);
-      if (holder !== undefined && holder !== modelId) continue;
-      if (!(await this.probe.isFree(port, this.host))) continue;
-      for (const [p, m] of this.holders) if (m === modelId && p !== port) this.holders.delete(p);
-      this.holders.set(port, modelId);
-      return port;
+    // First pass: leave other models' remembered ports alone; second: take what is left.
+    for (const spareRemembered of [true, false]) {
+      for (const port of candidates) {
+        if (avoid.has(port)) continue;
+        const holder = this.holders.get(port);
+        if (holder !== undefined && holder !== modelId) continue;
+        const owner = this.remembered.get(port);
+        if (spareRemembered && owner !== undefined && owner !== modelId) continue;
+        if (!(await this.probe.isFree(port, this.host))) continue;
+        for (const [p, m] of this.holders) if (m === modelId && p !== port) this.holders.delete(p);
+        this.holders.set(port, modelId);
+        return port;
+      }
     }
     return null;
   }

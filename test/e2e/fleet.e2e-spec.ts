@@ -180,6 +180,24 @@ describe('GET /health/ready', () => {
     expect(res.body).toEqual({ status: 'ready', readyServers: 1, totalServers: 1, details: { missingModels: ['ghost_7b_q4km'] } });
   });
 
+  it('is 503 while MAGI shuts down, as long as the fleet is stopping', async () => {
+    app = await startFleetApp({ models: ['alpha'], standin: { '*': { IGNORE_SIGTERM: 1 } }, env: { FLEET_STOP_GRACE_SECONDS: '1.5' } });
+    await waitFor200(app);
+    const closing = app.closeApp();
+    let res: { status: number; body: any } | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+    for (let i = 0; i < 100 && !(res?.status === 503); i++) res = await app.get('/health/ready');
+    expect(res).toEqual({
+      status: 503,
+      body: {
+        status: 'not_ready',
+        readyServers: expect.any(Number),
+        totalServers: 1,
+        details: expect.objectContaining({ shuttingDown: true }),
+      },
+    });
+    await closing;
+  });
+
   it('is 503 with the reason while a wanted server failed', async () => {
     app = await startFleetApp({ models: ['alpha'], standin: { '*': { EXIT_AT_ONCE: 3 } }, env: { FLEET_MAX_FAILURES: '2' } });
     await waitForServers(app, (b) => serverOf(b, idOf('alpha'))?.state === 'failed', 15000, 'failed');
@@ -244,6 +262,28 @@ describe('Ports', () => {
     expect(binds.map((e) => e.port)).toEqual([range[0], range[0] + 1]);
     const logs = (await app.get(`/api/models/servers/${idOf('alpha')}/logs`)).body.lines as string[];
     expect(logs.some((l) => l.includes("couldn't bind HTTP server socket"))).toBe(true);
+  });
+});
+
+describe('Remembered ports', () => {
+  let app: FleetApp;
+  afterEach(async () => app?.close());
+
+  it('gives each model its remembered port again after a restart of MAGI', async () => {
+    app = await startFleetApp({ models: ['alpha', 'bravo', 'charlie'], enabledModels: [idOf('bravo'), idOf('charlie')] });
+    const before = await waitForServers(app, (b) => b.readyServers === 2, 15000, 'ready');
+    const portOf = (b: typeof before, id: string): number => serverOf(b, id).port;
+    const registry = (await app.get('/api/models/registry')).body.models;
+    expect(registry[idOf('bravo')].port).toBe(portOf(before, idOf('bravo')));
+    expect(registry[idOf('charlie')].port).toBe(portOf(before, idOf('charlie')));
+    // After the restart alpha is wanted too; it would get the lowest free port, which
+    // is bravo's if bravo did not get its own back first.
+    const { writeProfile } = await import('./fleet.helpers');
+    writeProfile(app.dirs, 'development', [idOf('alpha'), idOf('bravo'), idOf('charlie')]);
+    await app.restart();
+    const after = await waitForServers(app, (b) => b.readyServers === 3, 15000, 'ready after restart');
+    expect(portOf(after, idOf('bravo'))).toBe(portOf(before, idOf('bravo')));
+    expect(portOf(after, idOf('charlie'))).toBe(portOf(before, idOf('charlie')));
   });
 });
 

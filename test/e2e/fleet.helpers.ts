@@ -24,6 +24,7 @@ export interface StandinEvent {
 }
 
 export interface FleetApp {
+  /** The running app (replaced by restart()). */
   t: TestApp;
   url: string;
   dirs: TestDirs;
@@ -36,6 +37,10 @@ export interface FleetApp {
   events(): StandinEvent[];
   get<T = any>(path: string): Promise<{ status: number; body: T }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   send<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Closes the app (once; later calls share the first), keeping the folders. */
+  closeApp(): Promise<void>;
+  /** Closes the app and boots a new one on the same folders and settings (a restart of MAGI). */
+  restart(): Promise<void>;
   /** Closes the app; then asserts no process any stand-in of this app started is alive. */
   close(): Promise<void>;
 }
@@ -128,27 +133,26 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
   process.env.STANDIN_STATE_FILE = stateFile;
   process.env.STANDIN_CONFIG = configFile;
   const portRange = await freePortRange(opts.ports ?? opts.models.length + 4);
-  const t = await createTestApp({
-    dirs,
-    env: {
-      LLAMA_SERVER_PATH: STANDIN_PATH,
-      ACTIVE_PROFILE: 'development',
-      PORT_RANGE: `${portRange[0]}-${portRange[1]}`,
-      READINESS_CHECK_INTERVAL: '0.1',
-      MAX_STARTUP_TIME: '20',
-      FLEET_BACKOFF_INITIAL_MS: '100',
-      FLEET_BACKOFF_MAX_MS: '400',
-      FLEET_STOP_GRACE_SECONDS: '2',
-      ...opts.env,
-    },
-  });
+  const env = {
+    LLAMA_SERVER_PATH: STANDIN_PATH,
+    ACTIVE_PROFILE: 'development',
+    PORT_RANGE: `${portRange[0]}-${portRange[1]}`,
+    READINESS_CHECK_INTERVAL: '0.1',
+    MAX_STARTUP_TIME: '20',
+    FLEET_BACKOFF_INITIAL_MS: '100',
+    FLEET_BACKOFF_MAX_MS: '400',
+    FLEET_STOP_GRACE_SECONDS: '2',
+    ...opts.env,
+  };
+  let t = await createTestApp({ dirs, env });
+  let closing: Promise<void> | null = null;
   const events = (): StandinEvent[] => parseEvents(readFileSync(stateFile, 'utf8'));
   const send = async (method: string, path: string, body?: unknown) => {
-    const res = await httpRequest(`${t.url}${path}`, { method, body, timeoutMs: 30000 });
+    const res = await httpRequest(`${fleet.url}${path}`, { method, body, timeoutMs: 30000 });
     return { status: res.status, body: res.body ? res.json() : undefined };
   };
   let closed = false;
-  return {
+  const fleet: FleetApp = {
     t,
     url: t.url,
     dirs,
@@ -158,11 +162,22 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
     events,
     get: (path) => send('GET', path),
     send,
+    closeApp() {
+      closing ??= fleet.t.close({ keepDirs: true });
+      return closing;
+    },
+    async restart() {
+      await fleet.closeApp();
+      t = await createTestApp({ dirs, env });
+      closing = null;
+      fleet.t = t;
+      fleet.url = t.url;
+    },
     async close() {
       if (closed) return;
       closed = true;
       try {
-        await t.close({ keepDirs: true });
+        await fleet.closeApp();
         const pids = pidsOf(events());
         const left = [
           ...new Set([...pids.filter(isPidAlive), ...listProcesses().filter((p) => pids.includes(p.pgid) && p.state !== 'Z').map((p) => p.pid)]),
@@ -185,16 +200,28 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
       }
     },
   };
+  return fleet;
 }
 
-/** Polls GET /api/models/servers until `pred` holds for its body. */
-export async function waitForServers<T>(
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ServersBody = { totalServers: number; readyServers: number; servers: any[] };
+
+/** Polls GET /api/models/servers until `pred` is truthy for its body; returns that body. */
+export async function waitForServers(
   app: FleetApp,
-  pred: (body: { totalServers: number; readyServers: number; servers: any[] }) => T, // eslint-disable-line @typescript-eslint/no-explicit-any
+  pred: (body: ServersBody) => unknown,
   timeoutMs = 15000,
   what = 'servers condition',
-): Promise<NonNullable<T>> {
-  return waitFor(async () => pred((await app.get('/api/models/servers')).body), timeoutMs, 50, what);
+): Promise<ServersBody> {
+  return waitFor(
+    async () => {
+      const body = (await app.get<ServersBody>('/api/models/servers')).body;
+      return pred(body) ? body : null;
+    },
+    timeoutMs,
+    50,
+    what,
+  );
 }
 
 /** The server entry of `modelId` in a servers body. */

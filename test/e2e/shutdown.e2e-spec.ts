@@ -1,0 +1,109 @@
+/**
+ * The real thing: `npm start` (prestart builds, then `node dist/main.js`) with a profile
+ * that enables two stand-in models, stopped with SIGTERM as a container runtime or
+ * systemd would. It must exit on its own, within the grace period, leaving no process
+ * behind (the node server, the stand-ins, their forked grandchildren).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { makeTestDirs, testEnv } from '../support/create-test-app';
+import { STANDIN_PATH, freePort, freePortRange, httpRequest, isPidAlive, listProcesses, waitFor } from '../support/fixtures';
+import { idOf, parseEvents, pidsOf, writeModel, writeProfile } from './fleet.helpers';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+jest.setTimeout(300_000);
+
+describe('npm start, then SIGTERM', () => {
+  it('stops the fleet and exits cleanly, leaving no process behind', async () => {
+    const dirs = makeTestDirs('magi-npm-start-');
+    await writeModel(dirs.models, 'alpha');
+    await writeModel(dirs.models, 'bravo');
+    writeProfile(dirs, 'development', [idOf('alpha'), idOf('bravo')]);
+    const stateFile = join(dirs.root, 'standin-events.log');
+    writeFileSync(stateFile, '');
+    const port = await freePort();
+    const range = await freePortRange(4);
+    const env = {
+      ...process.env,
+      ...testEnv(dirs, {
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        LLAMA_SERVER_PATH: STANDIN_PATH,
+        ACTIVE_PROFILE: 'development',
+        PORT_RANGE: `${range[0]}-${range[1]}`,
+        READINESS_CHECK_INTERVAL: '0.1',
+        FLEET_STOP_GRACE_SECONDS: '3',
+      }),
+      STANDIN_STATE_FILE: stateFile,
+      STANDIN_FORK_GRANDCHILD: '1',
+    };
+    // Its own process group, so a failing test can still clean up everything it started.
+    const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    npm.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      npm.on('exit', (code, signal) => r({ code, signal })),
+    );
+    let serverPid = 0;
+    try {
+      // prestart runs `nest build` first: allow it time on a busy machine.
+      await waitFor(
+        async () => {
+          if (npm.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+          const res = await httpRequest(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 2000 }).catch(() => null);
+          return res?.status === 200 && res.json().readyServers === 2;
+        },
+        240_000,
+        200,
+        'npm start ready with 2 servers',
+      );
+      // `exec` in the start script makes node the child npm forwards signals to (a plain
+      // `sh -c node …` would take the SIGTERM and orphan node).
+      const server = listProcesses().find((p) => p.pgid === npm.pid && /node$/.test(p.cmdline[0] ?? '') && p.cmdline.includes('dist/main.js'));
+      expect(server).toBeDefined();
+      serverPid = server!.pid;
+      const fleet = (await httpRequest(`http://127.0.0.1:${port}/api/models/servers`)).json();
+      expect(fleet.servers.map((s: { modelId: string }) => s.modelId)).toEqual([idOf('alpha'), idOf('bravo')]);
+      const events = parseEvents(readFileSync(stateFile, 'utf8'));
+      const fleetPids = pidsOf(events);
+      expect(fleetPids.filter(isPidAlive)).toHaveLength(4); // two servers, two grandchildren
+
+      process.kill(npm.pid!, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const exit = await Promise.race([
+        exited,
+        new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), 15_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      expect(exit).not.toBeNull();
+      // npm reports the server's SIGTERM death (Nest re-raises the signal after closing).
+      expect(exit!.code === 0 || exit!.code === 143 || exit!.signal === 'SIGTERM').toBe(true);
+      expect(isPidAlive(serverPid)).toBe(false);
+      expect(fleetPids.filter(isPidAlive)).toEqual([]);
+      expect(listProcesses().filter((p) => (p.pgid === npm.pid || fleetPids.includes(p.pgid)) && p.state !== 'Z')).toEqual([]);
+      // The fleet was stopped by MAGI (SIGTERM to each server), not by the signal reaching them directly.
+      expect(output).toContain('Stopping the fleet');
+      expect(output).toContain('Fleet stopped');
+      expect(parseEvents(readFileSync(stateFile, 'utf8')).filter((e) => e.event === 'sigterm')).toHaveLength(2);
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      for (const pid of pidsOf(parseEvents(readFileSync(stateFile, 'utf8')))) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+});
