@@ -235,6 +235,35 @@ describe('OpenAI', () => {
   });
 });
 
+describe('LM Studio', () => {
+  it('is connected with no model when nothing is downloaded (native list as fingerprint)', async () => {
+    const empty = await startLmStudioFixture({ v1Models: [], v0Models: [] });
+    try {
+      const t = await boot({ LLM_PROVIDER: 'lmstudio', LMSTUDIO_BASE_URL: `${empty.url}/v1` });
+      const s = await request(t.url).get('/api/llm-status').expect(200);
+      expect(s.body).toMatchObject({ provider: 'lmstudio', connected: true, modelName: null, error: null });
+      expect(empty.hits['/api/v0/models']).toBe(1);
+      const m = await request(t.url).get('/api/models').expect(200);
+      expect(m.body).toEqual({ provider: 'lmstudio', models: [] });
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('is not connected when an empty list comes from something that is not LM Studio', async () => {
+    const emptyOllama = await startOllamaFixture({ models: [] }); // its /v1/models: {object: list, data: []}
+    try {
+      const t = await boot({ LLM_PROVIDER: 'lmstudio', LMSTUDIO_BASE_URL: `${emptyOllama.url}/v1` });
+      const s = await request(t.url).get('/api/llm-status').expect(200);
+      expect(s.body.connected).toBe(false);
+      expect(s.body.error).toMatch(/unexpected answer .*an empty model list, and .*\/api\/v0\/models is not LM Studio's/);
+      expect(emptyOllama.hits['/api/v0/models']).toBe(1);
+    } finally {
+      await emptyOllama.close();
+    }
+  });
+});
+
 describe('llama.cpp', () => {
   it('is not connected while llama-server loads its model, with an error saying so', async () => {
     const port = await freePort();
