@@ -25,7 +25,7 @@ export class ProfilesController {
 
   @Get()
   @ApiOperation({ summary: 'Profile keys, sorted', description: 'Every `*.yaml` file of PROFILES_PATH whose name is a key, valid or not.' })
-  @ApiOkResponse({ type: [String], schema: { type: 'array', items: { type: 'string' }, example: ['development', 'fast-only', 'production'] } })
+  @ApiOkResponse({ description: 'Profile keys, sorted', schema: { type: 'array', items: { type: 'string' }, example: ['development', 'fast-only', 'production'] } })
   @ApiErrors()
   list(): Promise<string[]> {
     return this.profiles.list();

@@ -17,17 +17,27 @@ export class ErrorResponseDto {
 }
 
 export class OpenAiErrorDetailDto {
-  /** @example The model 'x' does not exist */
+  /**
+   * Human-readable explanation.
+   * @example The model 'x' does not exist
+   */
   message: string;
-  /** @example invalid_request_error */
+  /**
+   * OpenAI error type.
+   * @example invalid_request_error
+   */
   type: string;
-  /** @example null */
-  @ApiProperty({ type: String, nullable: true, example: null })
+  /** The offending parameter, when one is known. */
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'The offending parameter, when one is known.' })
   param: string | null;
-  /** @example model_not_found */
+  /**
+   * Stable machine-readable code.
+   * @example model_not_found
+   */
   code: string;
 }
 
 export class OpenAiErrorResponseDto {
+  /** The error, in OpenAI's shape. */
   error: OpenAiErrorDetailDto;
 }

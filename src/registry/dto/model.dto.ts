@@ -180,9 +180,15 @@ export class RegistryResponseDto {
 }
 
 export class RescanResponseDto {
-  /** @example Rescan complete: 3 models found */
+  /**
+   * What the scan did, in words.
+   * @example Rescan complete: 3 models found, 1 added, 0 removed
+   */
   message: string;
-  /** @example 3 */
+  /**
+   * Models in the registry after the scan.
+   * @example 3
+   */
   modelsFound: number;
   /** Ids added by this scan. */
   @ApiProperty({ type: [String], example: ['qwen3_4b_q4km'] })
@@ -190,7 +196,10 @@ export class RescanResponseDto {
   /** Ids removed by this scan. */
   @ApiProperty({ type: [String], example: [] })
   modelsRemoved: string[];
-  /** @example 2026-11-23T15:00:00.000Z */
+  /**
+   * When the scan finished (ISO 8601).
+   * @example 2026-11-23T15:00:00.000Z
+   */
   timestamp: string;
 }
 
@@ -212,14 +221,23 @@ export class SetTierDto {
 }
 
 export class SetTierResponseDto {
-  /** @example Tier of qwen3_4b_q4km set to fast */
+  /**
+   * What changed, in words.
+   * @example Tier of qwen3_4b_q4km set to fast
+   */
   message: string;
-  /** @example qwen3_4b_q4km */
+  /**
+   * The model changed.
+   * @example qwen3_4b_q4km
+   */
   modelId: string;
   /** The effective tier now. */
   @ApiProperty({ enum: TIERS, example: 'fast' })
   tier: Tier;
-  /** @example true */
+  /**
+   * True while a user override is in force; false once cleared.
+   * @example true
+   */
   override: boolean;
 }
 
@@ -232,13 +250,25 @@ export class SetThinkingDto {
 }
 
 export class SetThinkingResponseDto {
-  /** @example Thinking flag of qwen3_4b_q4km set to true */
+  /**
+   * What changed, in words.
+   * @example Thinking flag of qwen3_4b_q4km set to true
+   */
   message: string;
-  /** @example qwen3_4b_q4km */
+  /**
+   * The model changed.
+   * @example qwen3_4b_q4km
+   */
   modelId: string;
-  /** @example true */
+  /**
+   * The effective thinking flag now.
+   * @example true
+   */
   thinking: boolean;
-  /** @example true */
+  /**
+   * True while a user override is in force; false once cleared.
+   * @example true
+   */
   override: boolean;
   /**
    * Whether this call changed the model's effective tier.
@@ -248,17 +278,29 @@ export class SetThinkingResponseDto {
 }
 
 export class SetEnabledDto {
-  /** @example false */
+  /**
+   * Whether the fleet may run this model.
+   * @example false
+   */
   @IsBoolean()
   enabled: boolean;
 }
 
 export class SetEnabledResponseDto {
-  /** @example qwen3_4b_q4km disabled */
+  /**
+   * What changed, in words.
+   * @example qwen3_4b_q4km disabled
+   */
   message: string;
-  /** @example qwen3_4b_q4km */
+  /**
+   * The model changed.
+   * @example qwen3_4b_q4km
+   */
   modelId: string;
-  /** @example false */
+  /**
+   * The flag now.
+   * @example false
+   */
   enabled: boolean;
   /**
    * False when the fleet applied the change live.

@@ -1,0 +1,79 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import request from 'supertest';
+import { createTestApp, TestApp } from '../support/create-test-app';
+
+/** Every route of API.md, as it must appear in the OpenAPI document. */
+const API_ROUTES: Array<[string, string, number]> = [
+  ['get', '/api/llm-status', 200],
+  ['get', '/api/models', 200],
+  ['get', '/api/models/providers', 200],
+  ['get', '/api/models/health', 200],
+  ['post', '/api/models/pull/{modelName}', 200],
+  ['get', '/api/models/registry', 200],
+  ['post', '/api/models/rescan', 200],
+  ['put', '/api/models/{modelId}/tier', 200],
+  ['put', '/api/models/{modelId}/thinking', 200],
+  ['put', '/api/models/{modelId}/enabled', 200],
+  ['get', '/api/models/tiers/{tier}', 200],
+  ['get', '/api/models/registry/{modelId}', 200],
+  ['get', '/api/models/profiles', 200],
+  ['get', '/api/models/profiles/{name}', 200],
+  ['post', '/api/models/profiles', 201],
+  ['put', '/api/models/profiles/{name}', 200],
+  ['delete', '/api/models/profiles/{name}', 200],
+  ['get', '/api/models/profiles/active', 200],
+  ['post', '/api/models/profiles/{name}/activate', 200],
+  ['get', '/api/models/servers', 200],
+  ['get', '/api/models/servers/{modelId}/logs', 200],
+  ['get', '/health/live', 200],
+  ['get', '/health/ready', 200],
+  ['get', '/metrics', 200],
+  ['get', '/v1/models', 200],
+  ['post', '/v1/chat/completions', 200],
+  ['post', '/v1/completions', 200],
+  ['post', '/v1/embeddings', 200],
+];
+
+type Doc = { paths: Record<string, Record<string, any>>; components?: { schemas?: Record<string, any> } };
+
+describe('OpenAPI document (/docs-json)', () => {
+  let t: TestApp;
+  let doc: Doc;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    doc = (await request(t.url).get('/docs-json').expect(200)).body;
+  });
+  afterAll(async () => t.close());
+
+  it('passes a standard OpenAPI validator', async () => {
+    await expect(SwaggerParser.validate(structuredClone(doc) as any)).resolves.toBeDefined();
+    expect((doc as any).openapi).toMatch(/^3\./);
+  });
+
+  it.each(API_ROUTES)('documents %s %s with a description and its success answer', (method, path, status) => {
+    const op = doc.paths[path]?.[method];
+    expect(op).toBeDefined();
+    expect(`${op.summary ?? ''}${op.description ?? ''}`.length).toBeGreaterThan(5);
+    expect(Object.keys(op.responses)).toContain(String(status));
+  });
+
+  it('documents error answers on every /api route', () => {
+    const missing = API_ROUTES.filter(([m, p]) => p.startsWith('/api') && !Object.keys(doc.paths[p]?.[m]?.responses ?? {}).some((s) => s.startsWith('4')));
+    expect(missing).toEqual([]);
+  });
+
+  it('describes every schema property and gives request bodies examples', () => {
+    const undocumented: string[] = [];
+    for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
+      for (const [prop, def] of Object.entries<any>(schema.properties ?? {})) {
+        if (!def.description && !def.$ref && !def.allOf) undocumented.push(`${name}.${prop}`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+  });
+
+  it('declares the bearer scheme', () => {
+    expect((doc as any).components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+});
