@@ -1,5 +1,5 @@
 import { Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
 import { ProviderStatusService } from '../providers/provider-status.service';
@@ -32,7 +32,7 @@ export class ModelsController {
 
   @Get()
   @ApiOperation({ summary: 'Models of the active provider', description: '503 ProviderUnavailable when the active provider cannot list them.' })
-  @ApiOkResponse({ type: ModelListDto })
+  @ApiOkResponse({ type: ModelListDto, description: "The active provider's models" })
   @ApiErrors(503)
   async list(): Promise<ModelListDto> {
     return toModelListDto(await this.providers.listActiveModels());
@@ -43,7 +43,7 @@ export class ModelsController {
     summary: 'Every LLM provider and the active one',
     description: 'All four, always, checked concurrently: no answer waits longer than one PROVIDER_TIMEOUT_MS for all of them.',
   })
-  @ApiOkResponse({ type: ProvidersOverviewDto })
+  @ApiOkResponse({ type: ProvidersOverviewDto, description: 'All four providers and the active one' })
   @ApiErrors()
   async overview(): Promise<ProvidersOverviewDto> {
     const { all, active } = await this.providers.overview();
@@ -55,7 +55,7 @@ export class ModelsController {
     summary: 'Health of the active provider',
     description: 'Always 200; `healthy: false` with the reason when it is down (the probe that answers 503 is /health/ready).',
   })
-  @ApiOkResponse({ type: ModelsHealthDto })
+  @ApiOkResponse({ type: ModelsHealthDto, description: 'Health of the active provider (also when it is down)' })
   @ApiErrors()
   async health(): Promise<ModelsHealthDto> {
     return toModelsHealthDto(await this.providers.active());
@@ -70,15 +70,19 @@ export class ModelsController {
       'unnamed events with `{status, digest, total, completed, percent}` per step, then exactly one `event: done` ' +
       '(`{status: "success", model}`) or `event: error` (`{error, message}`). Closing the request closes the one to Ollama.',
   })
-  @ApiParam({ name: 'modelName', description: 'Ollama model name; may contain `/` and `:`', example: 'library/llama3.2:1b' })
+  @ApiParam({ name: 'modelName', type: String, description: 'Ollama model name; may contain `/` and `:`', example: 'library/llama3.2:1b' })
   @ApiExtraModels(PullProgressDto, PullErrorEventDto)
-  @ApiProduces('application/json', 'text/event-stream')
   @ApiOkResponse({
     description: 'Pulled (JSON), or the SSE stream of its progress',
     content: {
       'application/json': { schema: { $ref: getSchemaPath(PullResultDto) } },
       'text/event-stream': {
-        schema: { type: 'string', description: `events: data ${getSchemaPath(PullProgressDto)}; done; error ${getSchemaPath(PullErrorEventDto)}` },
+        schema: {
+          type: 'string',
+          description:
+            'Server-sent events: unnamed events whose data is a PullProgressDto, then exactly one `event: done` ' +
+            '(data `{status: "success", model}`) or `event: error` (data a PullErrorEventDto).',
+        },
         example:
           'data: {"status":"pulling manifest","digest":null,"total":null,"completed":null,"percent":null}\n\n' +
           'event: done\ndata: {"status":"success","model":"library/llama3.2:1b"}\n\n',

@@ -20,6 +20,7 @@ export class OpenAiModelsController {
   })
   @ApiOkResponse({
     type: OpenAiModelListDto,
+    description: 'The models an OpenAI client can name',
     headers: { 'X-Models-Source': { description: `Where the list came from: ${MODELS_SOURCES.join(', ')}`, schema: { type: 'string', enum: [...MODELS_SOURCES] } } },
   })
   @ApiOpenAiErrors()

@@ -17,7 +17,7 @@ export class LlmStatusController {
       'The configured provider, or with LLM_PROVIDER=auto the first connected one in the order OpenAI (only with a key), ' +
       'LM Studio, Ollama, llama.cpp. Never 5xx: a provider that is down is reported in the body.',
   })
-  @ApiOkResponse({ type: LlmStatusDto })
+  @ApiOkResponse({ type: LlmStatusDto, description: 'The active provider and whether it is connected' })
   @ApiErrors()
   async llmStatus(): Promise<LlmStatusDto> {
     return toLlmStatusDto(await this.providers.active());

@@ -102,7 +102,7 @@ export class ModelsHealthDto {
 }
 
 export class PullResultDto {
-  /** @example success */
+  /** Always `success` (failures are error answers). */
   @ApiProperty({ enum: ['success'], example: 'success' })
   status: 'success';
   /**
@@ -112,7 +112,7 @@ export class PullResultDto {
   model: string;
   /**
    * What happened.
-   * @example Model library/llama3.2:1b pulled
+   * @example "Model library/llama3.2:1b pulled"
    */
   message: string;
 }
@@ -121,7 +121,7 @@ export class PullResultDto {
 export class PullProgressDto {
   /**
    * Ollama's step.
-   * @example pulling 74701a8c35f6
+   * @example "pulling 74701a8c35f6"
    */
   status: string;
   /**
@@ -155,7 +155,7 @@ export class PullErrorEventDto {
   error: string;
   /**
    * Ollama's own error text, with context.
-   * @example Ollama failed to pull llama3.2:1b: max retries exceeded: unexpected EOF
+   * @example "Ollama failed to pull llama3.2:1b: max retries exceeded: unexpected EOF"
    */
   message: string;
 }
