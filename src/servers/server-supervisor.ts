@@ -38,6 +38,9 @@ const FATAL_OUTPUT: Array<[RegExp, string]> = [
   [/error while handling argument "([^"]+)"/, 'llama-server rejected the value of $1'],
   [/exiting due to model loading error/, 'llama-server could not load the model file'],
 ];
+/** After that line, poll every FAST_POLL_MS for FAST_POLL_WINDOW_MS (the line may precede the 200 slightly). */
+const FAST_POLL_MS = 50;
+const FAST_POLL_WINDOW_MS = 2000;
 const TAIL_LINES = 8;
 const MAGI_PREFIX = '[magi] ';
 /** Upper bound on the wait for a process that got SIGKILL (a process in D state). */
@@ -90,6 +93,8 @@ export class ServerSupervisor {
   private loop: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Until when readiness is polled fast: the "listening" line came, 200 is due any moment. */
+  private fastPollUntil = 0;
 
   constructor(
     private plan: ServerPlan,
@@ -311,7 +316,10 @@ export class ServerSupervisor {
         const m = re.exec(line);
         if (m && !fatal) fatal = text.replace('$1', m[1] ?? '');
       }
-      if (LISTENING.test(line)) this.wake?.();
+      if (LISTENING.test(line)) {
+        this.fastPollUntil = this.deps.clock.now() + FAST_POLL_WINDOW_MS;
+        this.wake?.();
+      }
     });
     this.note(`launched pid ${proc.pid ?? '-'}: ${binary} ${built.args.join(' ')}`);
     this.logger.log({ modelId: this.modelId, port, pid: proc.pid, binary, args: built.args }, 'Server process launched');
@@ -370,7 +378,9 @@ export class ServerSupervisor {
       if (proc.exitInfo) return 'exited';
       const remaining = deadline - clock.now();
       try {
-        const res = await this.deps.http.request({ url, timeoutMs: Math.max(100, Math.min(2000, intervalMs, remaining)), signal });
+        // At least a second: a loaded machine may answer slowly without anything being wrong.
+        const timeoutMs = Math.max(100, Math.min(remaining, Math.min(5000, Math.max(1000, intervalMs))));
+        const res = await this.deps.http.request({ url, timeoutMs, signal });
         if (res.status === 200) return 'ready';
         const message = (res.json as { error?: { message?: string } } | undefined)?.error?.message;
         this.reasonValue = `GET /health answered ${res.status}${message ? ` (${message})` : ''}`;
@@ -381,7 +391,8 @@ export class ServerSupervisor {
       if (signal.aborted) return 'aborted';
       if (proc.exitInfo) return 'exited';
       if (clock.now() >= deadline) return 'timeout';
-      const waitMs = Math.min(intervalMs, Math.max(0, deadline - clock.now()));
+      const pollMs = clock.now() < this.fastPollUntil ? Math.min(intervalMs, FAST_POLL_MS) : intervalMs;
+      const waitMs = Math.min(pollMs, Math.max(0, deadline - clock.now()));
       const wake = new AbortController();
       this.wake = () => wake.abort();
       const onExit = (): void => wake.abort();
