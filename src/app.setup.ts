@@ -34,6 +34,33 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 }
 
 /**
+ * Requests Node's HTTP parser refuses (over-long headers, malformed request lines) never
+ * reach Express; answer them in the error shape too instead of Node's bare status line.
+ */
+function shapeClientErrors(app: NestExpressApplication): void {
+  const server = app.getHttpServer() as import('node:http').Server;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (!socket.writable || (err.code === 'ECONNRESET')) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const [status, type, message] = tooLarge
+      ? [431, 'HeadersTooLarge', 'Request headers are too large']
+      : [400, 'BadRequest', 'Malformed HTTP request'];
+    // The request line, when Node kept it, tells whether the client speaks OpenAI's error shape.
+    const raw = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 2048).toString('latin1') ?? '';
+    const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? '';
+    const body = JSON.stringify(
+      /^\/v1(\/|$|\?)/.test(path)
+        ? { error: { message, type: 'invalid_request_error', param: null, code: type === 'HeadersTooLarge' ? 'headers_too_large' : 'bad_request' } }
+        : { error: type, message, details: {} },
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}
+
+/**
  * Everything main.ts and the tests both need on an app before init: body parsers with
  * their limits, their errors in our shape, Swagger at /docs (+ /docs-json).
  */
@@ -69,6 +96,7 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
     if (!err) return next();
     writeError(req, res, toAppError(err, req));
   });
+  shapeClientErrors(app);
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true, tryItOutEnabled: false },
