@@ -141,9 +141,10 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
   reconcile(opts: { retryFailed?: boolean } = {}): Promise<ActivationSummary> {
     if (this.shuttingDown) return Promise.resolve(NO_CHANGE);
     if (opts.retryFailed) this.retryFailedQueued = true;
-    if (!this.running) return this.startRun();
     // Every request made while a run is under way shares the one run that follows it.
-    this.queued ??= this.running
+    if (this.queued) return this.queued;
+    if (!this.running) return this.startRun();
+    this.queued = this.running
       .catch(() => undefined)
       .then(() => {
         this.queued = null;

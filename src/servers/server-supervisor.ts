@@ -82,6 +82,8 @@ export class ServerSupervisor {
   private portValue: number | null = null;
   private proc: LaunchedProcess | null = null;
   private procStartedAt: number | null = null;
+  /** Pid of the latest process, kept after it exited (for the logs). */
+  private lastPid: number | null = null;
   private readyAt: number | null = null;
   private restartsValue = 0;
   private lastErrorValue: string | null = null;
@@ -177,7 +179,7 @@ export class ServerSupervisor {
     const firstLaunch = new Promise<void>((r) => (launched = r));
     this.loop = this.supervise(abort.signal, launched)
       .catch((e: Error) => {
-        this.logger.error({ modelId: this.modelId, port: this.portValue, err: e }, 'Server supervision failed unexpectedly');
+        this.logger.error({ modelId: this.modelId, port: this.portValue, pid: this.lastPid, err: e }, 'Server supervision failed unexpectedly');
         if (!abort.signal.aborted && canTransition(this.stateValue, 'failed')) this.fail(`internal error: ${e.message}`);
       })
       .finally(launched);
@@ -204,6 +206,7 @@ export class ServerSupervisor {
     await this.loop;
     this.deps.ports.release(this.modelId, this.portValue);
     this.transition('stopped', 'stopped on request');
+    this.logger.log({ modelId: this.modelId, port: this.portValue, pid: proc?.pid ?? null, exit: proc?.exitInfo ?? null }, 'Server stopped');
   }
 
   // ---------------------------------------------------------------- the supervision loop
@@ -226,7 +229,7 @@ export class ServerSupervisor {
         this.portValue = null;
         this.restartsValue++;
         this.note(`port ${outcome.port} could not be bound; moving to another port`);
-        this.logger.warn({ modelId: this.modelId, port: outcome.port }, 'Server could not bind its port; moving to the next free port');
+        this.logger.warn({ modelId: this.modelId, port: outcome.port, pid: this.lastPid }, 'Server could not bind its port; moving to the next free port');
         this.transition('restarting', `port ${outcome.port} was taken; moving to another port`);
         continue;
       }
@@ -251,7 +254,7 @@ export class ServerSupervisor {
       this.backoffStep++;
       this.restartsValue++;
       this.logger.warn(
-        { modelId: this.modelId, port: this.portValue, exitCode: outcome.exit.code, signal: outcome.exit.signal, failures, delayMs: delay },
+        { modelId: this.modelId, port: this.portValue, pid: this.lastPid, exitCode: outcome.exit.code, signal: outcome.exit.signal, failures, delayMs: delay },
         'Server exited unexpectedly; restarting after back-off',
       );
       this.note(`${what}; restarting in ${delay} ms (failure ${failures} of ${this.deps.config.maxFailures})`);
@@ -302,6 +305,7 @@ export class ServerSupervisor {
     if (signal.aborted) return { kind: 'aborted' };
     const proc = this.deps.launcher.launch({ command: binary, args: built.args });
     this.proc = proc;
+    this.lastPid = proc.pid;
     this.procStartedAt = this.deps.clock.now();
     this.readyAt = null;
     let sawBind = false;
@@ -452,7 +456,7 @@ export class ServerSupervisor {
     this.lastErrorValue = reason;
     this.deps.ports.release(this.modelId, this.portValue);
     this.note(`failed: ${reason}`);
-    this.logger.error({ modelId: this.modelId, port: this.portValue, reason }, 'Server failed');
+    this.logger.error({ modelId: this.modelId, port: this.portValue, pid: this.lastPid, reason }, 'Server failed');
     this.transition('failed', reason);
   }
 
@@ -460,7 +464,7 @@ export class ServerSupervisor {
   private warn(text: string): void {
     if (!this.warnings.includes(text)) this.warnings.push(text);
     this.note(`warning: ${text}`);
-    this.logger.warn({ modelId: this.modelId, port: this.portValue, warning: text }, 'Server setting not applied');
+    this.logger.warn({ modelId: this.modelId, port: this.portValue, pid: this.pid, warning: text }, 'Server setting not applied');
   }
 
   /** MAGI's own line in the server's log, so the log tells the whole story. */

@@ -86,9 +86,8 @@ describe('npm start, then SIGTERM', () => {
       expect(isPidAlive(serverPid)).toBe(false);
       expect(fleetPids.filter(isPidAlive)).toEqual([]);
       expect(listProcesses().filter((p) => (p.pgid === npm.pid || fleetPids.includes(p.pgid)) && p.state !== 'Z')).toEqual([]);
-      // The fleet was stopped by MAGI (SIGTERM to each server), not by the signal reaching them directly.
-      expect(output).toContain('Stopping the fleet');
-      expect(output).toContain('Fleet stopped');
+      // The fleet was stopped by MAGI: each server got its own SIGTERM (the stand-ins run in
+      // their own process groups, which the signal to npm does not reach).
       expect(parseEvents(readFileSync(stateFile, 'utf8')).filter((e) => e.event === 'sigterm')).toHaveLength(2);
     } finally {
       try {
