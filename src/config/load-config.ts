@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import * as yaml from 'js-yaml';
@@ -73,7 +73,16 @@ const ENV_MAP: Array<[string, string, Parse]> = [
 
 const ENV_BY_PATH = new Map(ENV_MAP.map(([env, path]) => [path, env]));
 
-export const DEFAULT_CONFIG_FILE = resolve(__dirname, '..', '..', 'config', 'default.yaml');
+/** config/default.yaml of the project, found upward from this file (src/, dist/ or any build folder). */
+function findDefaultConfig(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'config', 'default.yaml');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return resolve(__dirname, '..', '..', 'config', 'default.yaml');
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = findDefaultConfig();
 
 function parsePortRange(raw: unknown, name: string): [number, number] {
   const m = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(String(raw));

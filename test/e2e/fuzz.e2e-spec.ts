@@ -11,6 +11,7 @@ import { createTestApp, makeTestDirs, TestApp } from '../support/create-test-app
 import { CORPUS_DIR } from '../support/corpus';
 import { diffSnapshots, snapshotTree } from '../support/fs-snapshot';
 import { isErrorShape } from '../support/json';
+import { recordFigures } from '../support/figures';
 import { startOllamaFixture } from '../fixtures/ollama-fixture';
 
 interface Case {
@@ -215,6 +216,7 @@ describe('Fuzz: bad requests across every route', () => {
     const serverErrors = sent.filter((o) => o.status >= 500);
     const unshaped = sent.filter((o) => o.status >= 400 && o.status < 500 && o.c.method !== 'HEAD' && !hasErrorShape(o));
     const notRefused = sent.filter((o) => o.status < 400 && isBadByConstruction(o.c));
+    recordFigures('fuzz', { casesGenerated: cases.length, requestsAnswered: sent.length, serverErrors: serverErrors.length, unshaped4xx: unshaped.length });
     expect(sent.length).toBeGreaterThanOrEqual(2000);
     expect(serverErrors.map((o) => `${o.status} ${o.c.label}: ${o.body.slice(0, 200)}`)).toEqual([]);
     expect(unshaped.map((o) => `${o.status} ${o.c.label}: ${o.body.slice(0, 200)}`)).toEqual([]);
