@@ -311,3 +311,33 @@ describe('Without a llama-server binary', () => {
     expect(again.body.servers.every((s: { state: string; restarts: number }) => s.state === 'failed' && s.restarts === 0)).toBe(true);
   });
 });
+
+describe('OpenAPI document', () => {
+  let app: FleetApp;
+  afterAll(async () => app?.close());
+
+  it('documents the servers routes and the readiness probe with their answers', async () => {
+    app = await startFleetApp({ models: ['alpha'], env: { LLAMA_SERVER_PATH: '/nonexistent/llama-server' } });
+    const doc = (await app.get('/docs-json')).body;
+    const servers = doc.paths['/api/models/servers'].get;
+    expect(servers.tags).toEqual(['servers']);
+    expect(servers.responses['200'].content['application/json'].schema.$ref).toMatch(/ServersResponseDto$/);
+    const logs = doc.paths['/api/models/servers/{modelId}/logs'].get;
+    expect(Object.keys(logs.responses)).toEqual(expect.arrayContaining(['200', '400', '404']));
+    expect(logs.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['modelId', 'lines']));
+    const ready = doc.paths['/health/ready'].get;
+    expect(ready.responses['200'].content['application/json'].schema.$ref).toMatch(/ReadyResponseDto$/);
+    expect(ready.responses['503'].content['application/json'].schema.$ref).toMatch(/NotReadyResponseDto$/);
+    const server = doc.components.schemas.ServerDto;
+    const dtos = ['ServerDto', 'ServersResponseDto', 'ServerLogsResponseDto', 'ReadyResponseDto', 'NotReadyResponseDto', 'ReadinessDetailsDto', 'NotReadyServerDto'];
+    for (const dto of dtos) {
+      for (const [name, prop] of Object.entries<Record<string, any>>(doc.components.schemas[dto].properties)) { // eslint-disable-line @typescript-eslint/no-explicit-any
+        const field = `${dto}.${name}`;
+        expect({ field, description: typeof prop.description }).toEqual({ field, description: 'string' });
+        const nested = '$ref' in prop || 'allOf' in prop || prop.items?.$ref;
+        if (!nested) expect({ field, example: prop.example !== undefined && prop.example !== null }).toEqual({ field, example: true });
+      }
+    }
+    expect(server.properties.state.enum).toEqual(['starting', 'ready', 'restarting', 'failed', 'stopping', 'stopped']);
+  });
+});

@@ -20,7 +20,7 @@ export class NotReadyServerDto {
   state: ServerState;
   /**
    * Why it is not ready.
-   * @example GET /health answered 503 (Loading model)
+   * @example "GET /health answered 503 (Loading model)"
    */
   reason: string;
 }
@@ -58,7 +58,7 @@ export class ReadinessDetailsDto {
   servers: NotReadyServerDto[];
   /**
    * Why the registry is not ready, when it is not.
-   * @example the model registry is not loaded yet
+   * @example "the model registry is not loaded yet"
    */
   registry?: string;
   /**

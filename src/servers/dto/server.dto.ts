@@ -17,7 +17,7 @@ export class ServerDto {
   modelId: string;
   /**
    * Human name of the model.
-   * @example Qwen3 4B
+   * @example "Qwen3 4B"
    */
   displayName: string;
   /**
@@ -55,7 +55,7 @@ export class ServerDto {
   restarts: number;
   /**
    * Why it failed or last exited, or a warning about a profile setting this llama-server build ignores; null when none.
-   * @example null
+   * @example "exited with code 1; last output: GGML_ASSERT(tensor != NULL) failed"
    */
   lastError: string | null;
   /** Effective tier of the model. */
