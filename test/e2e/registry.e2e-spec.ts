@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createTestApp, makeTestDirs, TestApp, TestDirs } from '../support/create-test-app';
 import { CORPUS_DIR, loadExpected } from '../support/corpus';
 import { isErrorShape, nonCamelKeys } from '../support/json';
+import { writeGgufFile } from '../support/gguf-writer';
 
 const expected = loadExpected();
 
@@ -241,6 +242,38 @@ describe('Registry persistence', () => {
     expect(m.tierOverride).toBe('powerful');
     expect(readdirSync(dirs.data).some((f) => f.startsWith('model_registry.json.corrupt-'))).toBe(true);
     expect(() => JSON.parse(readFileSync(registryFile, 'utf8'))).not.toThrow();
+    await t.close();
+  });
+});
+
+describe('Concurrent overrides', () => {
+  it('persists 50 concurrent PUTs on different models, every one of them', async () => {
+    const dirs = makeTestDirs();
+    for (let i = 0; i < 50; i++) {
+      await writeGgufFile(join(dirs.models, `Model${i}-7B-Q4_K_M.gguf`), {
+        architecture: 'llama',
+        name: `Model${i} 7B`,
+        basename: `Model${i}`,
+        sizeLabel: '7B',
+        fileType: 15,
+        contextLength: 4096,
+        vocabSize: 100,
+        parameterCount: 7e9,
+      });
+    }
+    let t = await createTestApp({ dirs });
+    const ids = Object.keys((await request(t.url).get('/api/models/registry').expect(200)).body.models).sort();
+    expect(ids).toHaveLength(50);
+    const wanted = (i: number): string => ['fast', 'balanced', 'powerful'][i % 3];
+    const answers = await Promise.all(ids.map((id, i) => request(t.url).put(`/api/models/${id}/tier`).send({ tier: wanted(i) })));
+    expect(answers.map((r) => r.status)).toEqual(ids.map(() => 200));
+    // What is on disk, as the next start reads it.
+    const onDisk = JSON.parse(readFileSync(join(dirs.data, 'model_registry.json'), 'utf8')).models;
+    expect(ids.map((id) => onDisk[id].tierOverride)).toEqual(ids.map((_, i) => wanted(i)));
+    await t.close({ keepDirs: true });
+    t = await createTestApp({ dirs });
+    const after = (await request(t.url).get('/api/models/registry').expect(200)).body.models;
+    expect(ids.map((id) => after[id].effectiveTier)).toEqual(ids.map((_, i) => wanted(i)));
     await t.close();
   });
 });
