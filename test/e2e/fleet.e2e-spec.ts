@@ -310,6 +310,21 @@ describe('Without a llama-server binary', () => {
     const again = await app.get('/api/models/servers');
     expect(again.body.servers.every((s: { state: string; restarts: number }) => s.state === 'failed' && s.restarts === 0)).toBe(true);
   });
+
+  it('says so when the binary is there but not executable', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/fleet-noexec-`);
+    const binary = `${dir}/llama-server`;
+    writeFileSync(binary, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    try {
+      app = await startFleetApp({ models: ['alpha'], env: { LLAMA_SERVER_PATH: binary } });
+      const body = await waitForServers(app, (b) => serverOf(b, idOf('alpha'))?.state === 'failed', 10000, 'failed');
+      expect(serverOf(body, idOf('alpha')).lastError).toBe(`llama-server binary at ${binary} is not executable (EACCES)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('OpenAPI document', () => {
