@@ -111,13 +111,14 @@ export class ProviderStatusService {
   }
 
   /**
-   * The models of the active provider, bounded by one timeout. Throws
+   * The models of the active provider, the listing bounded by one timeout. Throws
    * ProviderUnavailableError when there is none (`auto`) or it cannot list them.
    */
   async listActiveModels(): Promise<{ provider: LlmProviderName; models: ProviderModel[] }> {
-    const active = await this.active();
-    if (!active.name) throw new ProviderUnavailableError('auto', NO_PROVIDERS_AVAILABLE);
-    const provider = this.provider(active.name);
+    // A configured provider is asked directly (its list says as much as a check would).
+    const name = this.choice !== 'auto' ? this.choice : (await this.active()).name;
+    if (!name) throw new ProviderUnavailableError('auto', NO_PROVIDERS_AVAILABLE);
+    const provider = this.provider(name);
     const models = await this.bounded<ProviderModel[]>(
       (signal) => provider.listModels(signal),
       () => new ProviderUnavailableError(provider.id, `listing models timed out after ${this.timeoutMs} ms`),

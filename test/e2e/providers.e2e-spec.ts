@@ -390,6 +390,21 @@ describe('timeouts', () => {
   });
 });
 
+describe('timeouts of the model list', () => {
+  it('answers /api/models with 503 once the listing times out', async () => {
+    const hanging = await startOllamaFixture({ mode: 'hang' });
+    try {
+      const t = await boot({ LLM_PROVIDER: 'ollama', OLLAMA_BASE_URL: hanging.url, PROVIDER_TIMEOUT_MS: '400' });
+      const started = Date.now();
+      const r = await request(t.url).get('/api/models').expect(503);
+      expect(Date.now() - started).toBeLessThan(1200);
+      expect(r.body).toMatchObject({ error: 'ProviderUnavailable', details: { provider: 'ollama', reason: 'listing models timed out after 400 ms' } });
+    } finally {
+      await hanging.close();
+    }
+  });
+});
+
 describe('cache and shared checks', () => {
   it('turns a burst of 20 concurrent calls into one upstream check per provider', async () => {
     const fx = await Promise.all([
