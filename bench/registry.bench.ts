@@ -18,6 +18,7 @@ import { configureApp } from '../src/app.setup';
 import { loadMagiConfig } from '../src/config/load-config';
 import { makeTestDirs, testEnv } from '../test/support/create-test-app';
 import { writeGgufFile } from '../test/support/gguf-writer';
+import { buildPrivateDist } from '../test/support/build';
 import { fmt, load, runChild } from './support';
 
 const DISTINCT = 100;
@@ -128,6 +129,8 @@ async function routeVsCeiling(templateDir: string): Promise<string> {
 export async function run(): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'magi-bench-registry-'));
   try {
+    // The scan child runs compiled JS, so its RSS is MAGI's, not the TypeScript compiler's.
+    const childScript = join(buildPrivateDist('bench', 'tsconfig.json'), '..', '..', 'bench', 'registry-scan.child.js');
     const templates = await makeTemplates(join(root, 'templates'));
     const headerBytes = statSync(templates[0]).size;
     const rows: string[] = [];
@@ -136,7 +139,7 @@ export async function run(): Promise<string> {
       const dir = join(root, `set-${n}`);
       await prepare(dir, n, templates);
       const rawMs = rawReadMs(dir);
-      const f = await runChild<ScanFigures>(join(__dirname, 'registry-scan.child.ts'), [dir]);
+      const f = await runChild<ScanFigures>(childScript, [dir]);
       figures.push({ ...f, rawMs });
       rmSync(dir, { recursive: true, force: true });
     }

@@ -17,10 +17,11 @@ export async function load(url: string, connections: number, seconds: number, op
 
 export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-/** Runs a bench child script with ts-node and parses the JSON it prints on its last line. */
+/** Runs a bench child script (compiled .js as is, .ts through ts-node) and parses the JSON it prints on its last line. */
 export function runChild<T>(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+    const loader = script.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
+    const child = spawn(process.execPath, [...loader, script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

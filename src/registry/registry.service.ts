@@ -185,7 +185,9 @@ export class RegistryService implements OnModuleInit {
       files,
       scanErrors: plan.errors,
     };
-    await this.persist();
+    // Nothing on disk changed: the file already holds this state (all but lastScan), so skip the write.
+    const unchanged = headersRead === 0 && !added.length && !removed.length && Object.keys(files).length === Object.keys(previousFiles).length;
+    if (!unchanged) await this.persist();
     this.logger.log(
       {
         scanPath: this.scanPath,
