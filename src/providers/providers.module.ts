@@ -6,6 +6,7 @@ import { LlmStatusController } from './llm-status.controller';
 import { LmStudioHealthService } from './lmstudio-health.service';
 import { OllamaHealthService } from './ollama-health.service';
 import { OpenAiHealthService } from './openai-health.service';
+import { ProviderMetrics } from './provider-metrics';
 import { ProviderStatusService } from './provider-status.service';
 
 /** One health-check service per LLM provider, gathered under LLM_PROVIDERS; ProviderStatusService on top. */
@@ -23,6 +24,7 @@ import { ProviderStatusService } from './provider-status.service';
       useFactory: (...all: LlmProvider[]): LlmProvider[] => all,
     },
     ProviderStatusService,
+    ProviderMetrics,
   ],
   exports: [ProviderStatusService],
 })

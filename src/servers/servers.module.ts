@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ProfilesModule } from '../profiles/profiles.module';
 import { RegistryModule } from '../registry/registry.module';
+import { FleetMetrics } from './fleet-metrics';
 import { FleetService } from './fleet.service';
 import { ServersController } from './servers.controller';
 
@@ -8,7 +9,7 @@ import { ServersController } from './servers.controller';
 @Module({
   imports: [RegistryModule, ProfilesModule],
   controllers: [ServersController],
-  providers: [FleetService],
+  providers: [FleetService, FleetMetrics],
   exports: [FleetService],
 })
 export class ServersModule {}
