@@ -29,6 +29,10 @@ export class GatewayMetrics {
   private readonly promptTokens: Counter<'model'>;
   private readonly completionTokens: Counter<'model'>;
   private readonly retries: Counter<'model'>;
+  /** Label-bound children per model/endpoint/status, so the hot path skips label hashing. */
+  private readonly perModel = new Map<string, { inFlight: Gauge.Internal<'model'>; prompt: Counter.Internal; completion: Counter.Internal }>();
+  private readonly perEndpoint = new Map<string, { duration: Histogram.Internal<'model' | 'endpoint'>; ttfb: Histogram.Internal<'model' | 'endpoint'> }>();
+  private readonly perStatus = new Map<string, Counter.Internal>();
 
   constructor(metrics: MetricsService) {
     const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -76,12 +80,35 @@ export class GatewayMetrics {
     });
   }
 
+  private model(model: string) {
+    let m = this.perModel.get(model);
+    if (!m) {
+      m = {
+        inFlight: this.inFlight.labels({ model }),
+        prompt: this.promptTokens.labels({ model }),
+        completion: this.completionTokens.labels({ model }),
+      };
+      this.perModel.set(model, m);
+    }
+    return m;
+  }
+
+  private endpoint(model: string, endpoint: GatewayEndpoint) {
+    const key = `${model}\0${endpoint}`;
+    let e = this.perEndpoint.get(key);
+    if (!e) {
+      e = { duration: this.duration.labels({ model, endpoint }), ttfb: this.ttfb.labels({ model, endpoint }) };
+      this.perEndpoint.set(key, e);
+    }
+    return e;
+  }
+
   started(model: string): void {
-    this.inFlight.inc({ model });
+    this.model(model).inFlight.inc();
   }
 
   ended(model: string): void {
-    this.inFlight.dec({ model });
+    this.model(model).inFlight.dec();
   }
 
   retried(model: string): void {
@@ -89,7 +116,7 @@ export class GatewayMetrics {
   }
 
   firstByte(model: string, endpoint: GatewayEndpoint, ms: number): void {
-    this.ttfb.observe({ model, endpoint }, ms / 1000);
+    this.endpoint(model, endpoint).ttfb.observe(ms / 1000);
   }
 
   /** One finished request: its status, duration, tokens and error code if any. */
@@ -101,12 +128,19 @@ export class GatewayMetrics {
     usage: Usage | null,
     error: GatewayErrorCode | null,
   ): void {
-    this.requests.inc({ model, endpoint, status: String(status) });
-    this.duration.observe({ model, endpoint }, ms / 1000);
+    const key = `${model}\0${endpoint}\0${status}`;
+    let requests = this.perStatus.get(key);
+    if (!requests) {
+      requests = this.requests.labels({ model, endpoint, status: String(status) });
+      this.perStatus.set(key, requests);
+    }
+    requests.inc();
+    this.endpoint(model, endpoint).duration.observe(ms / 1000);
     if (error) this.errors.inc({ model, endpoint, code: error });
     if (usage) {
-      if (usage.promptTokens > 0) this.promptTokens.inc({ model }, usage.promptTokens);
-      if (usage.completionTokens > 0) this.completionTokens.inc({ model }, usage.completionTokens);
+      const m = this.model(model);
+      if (usage.promptTokens > 0) m.prompt.inc(usage.promptTokens);
+      if (usage.completionTokens > 0) m.completion.inc(usage.completionTokens);
     }
   }
 }

@@ -5,6 +5,7 @@ import { AppError, ValidationFailedError } from '../common/errors/app-error';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { MetricsService } from '../metrics/metrics.service';
+import type { ActiveProfile, Profile } from '../profiles/profile.types';
 import { ProfilesService } from '../profiles/profiles.service';
 import { RegistryService } from '../registry/registry.service';
 import { FleetService } from '../servers/fleet.service';
@@ -17,6 +18,7 @@ import {
   ModelNotRunningError,
   Route,
   RouteContext,
+  RouteModel,
   RouteServer,
   Upstream,
   resolveRoute,
@@ -51,6 +53,26 @@ export class QueueTimeoutError extends AppError {
   }
 }
 
+/**
+ * How long the fleet/registry view used for routing may be reused. It is rebuilt at once on
+ * every fleet state change, registry change and profile change; the age limit only bounds
+ * the effect of a missed event.
+ */
+const SNAPSHOT_MAX_AGE_MS = 1000;
+/**
+ * How often the active profile is asked for (each ask re-reads its file in the background,
+ * so hand-edits are seen); activations and API edits arrive at once through activeChanged$.
+ */
+const PROFILE_RECHECK_MS = 1000;
+
+/** The fleet and registry as routing sees them, rebuilt on change rather than per request. */
+interface FleetSnapshot {
+  servers: RouteServer[];
+  models: Map<string, RouteModel>;
+  embeddings: boolean;
+  at: number;
+}
+
 /** The client went away while the request waited: nothing more to answer. */
 class ClientGone extends Error {}
 
@@ -67,6 +89,8 @@ interface Outcome {
   label: string;
   modelId: string | null;
   upstream: number | string | null;
+  /** The model LiteLLM was asked for (X-Magi-Model of its answers). */
+  servedAs?: string;
   status: number;
   usage: Usage | null;
   error: GatewayErrorCode | null;
@@ -141,7 +165,10 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly queueTimeoutMs: number;
   private readonly retryAfterSeconds: number;
   private readonly fleetHost: string;
-  private subscription: Subscription | null = null;
+  private readonly subscriptions: Subscription[] = [];
+  private active: ActiveProfile | null = null;
+  private activeAt = 0;
+  private snapshot: FleetSnapshot | null = null;
 
   constructor(
     private readonly fleet: FleetService,
@@ -164,12 +191,23 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    // Pools of servers that went away (stopped, moved port) are closed as the fleet changes.
-    this.subscription = this.fleet.stateChanges$.subscribe(() => this.dropStalePools());
+    this.subscriptions.push(
+      this.fleet.stateChanges$.subscribe(() => {
+        this.snapshot = null;
+        // Pools of servers that went away (stopped, crashed, moved port) are closed at once.
+        this.dropStalePools();
+      }),
+      this.registry.changes$.subscribe(() => (this.snapshot = null)),
+      this.profiles.activeChanged$.subscribe((change) => {
+        this.active = { key: change.key, profile: change.profile };
+        this.activeAt = performance.now();
+        this.snapshot = null;
+      }),
+    );
   }
 
   onModuleDestroy(): void {
-    this.subscription?.unsubscribe();
+    for (const s of this.subscriptions) s.unsubscribe();
   }
 
   /** Answers one gateway request: routes it, forwards it, streams the answer into `res`. */
@@ -182,7 +220,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       const body = parseBody(req.body);
       requested = body.model;
       stream = body.stream;
-      const { profile } = this.profiles.getActive();
+      const profile = this.activeProfile();
       const route = resolveRoute(body.model, this.routeContext(endpoint, profile));
       if (route.kind === 'litellm') {
         outcome.label = 'litellm';
@@ -202,6 +240,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       }
       outcome.status = statusCodeOf(e);
       outcome.error = errorCodeOf(e);
+      // Our own error answers say which server was tried, when one was.
+      if (outcome.upstream !== null && !res.headersSent) {
+        res.setHeader('X-Magi-Model', outcome.servedAs ?? outcome.modelId ?? '');
+        res.setHeader('X-Magi-Upstream', String(outcome.upstream));
+      }
       throw e;
     } finally {
       const ms = performance.now() - t0;
@@ -223,31 +266,55 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private routeContext(endpoint: GatewayEndpoint, profile = this.profiles.getActive().profile): RouteContext {
+  /** The active profile, asked of ProfilesService at most every PROFILE_RECHECK_MS. */
+  private activeProfile(): Profile | null {
+    const now = performance.now();
+    if (!this.active || now - this.activeAt > PROFILE_RECHECK_MS) {
+      const next = this.profiles.getActive();
+      if (next !== this.active) this.snapshot = null;
+      this.active = next;
+      this.activeAt = now;
+    }
+    return this.active.profile;
+  }
+
+  private fleetSnapshot(profile: Profile | null): FleetSnapshot {
     const embeddings = profile?.server?.embeddings === true;
+    const now = performance.now();
+    const cached = this.snapshot;
+    if (cached && cached.embeddings === embeddings && now - cached.at < SNAPSHOT_MAX_AGE_MS) return cached;
+    const models = new Map<string, RouteModel>();
+    for (const m of this.registry.list()) models.set(m.modelId, { modelId: m.modelId, effectiveTier: m.effectiveTier, enabled: m.enabled });
     const hosts = new Map(this.fleet.readyServers().map((s) => [s.modelId, s] as const));
     const servers: RouteServer[] = [];
     for (const v of this.fleet.list()) {
-      if (v.port === null) {
+      const ready = hosts.get(v.modelId);
+      if (v.port === null && !ready) {
         if (v.state === 'starting' || v.state === 'restarting') {
           servers.push({ modelId: v.modelId, host: '', port: 0, state: v.state, embeddings });
         }
         continue;
       }
-      const ready = hosts.get(v.modelId);
       servers.push({
         modelId: v.modelId,
         host: connectHost(ready?.host ?? this.fleetHost),
-        port: ready?.port ?? v.port,
-        state: v.state === 'ready' && !ready ? 'starting' : v.state,
+        port: ready?.port ?? v.port ?? 0,
+        // `ready` in the view but not among readyServers (no longer wanted): not routable
+        state: v.state === 'ready' && !ready ? 'stopping' : v.state,
         embeddings,
       });
     }
+    this.snapshot = { servers, models, embeddings, at: now };
+    return this.snapshot;
+  }
+
+  private routeContext(endpoint: GatewayEndpoint, profile: Profile | null = this.activeProfile()): RouteContext {
+    const snapshot = this.fleetSnapshot(profile);
     return {
       endpoint,
       aliases: profile?.aliases ?? {},
-      findModel: (id) => this.registry.find(id),
-      servers,
+      findModel: (id) => snapshot.models.get(id),
+      servers: snapshot.servers,
       liteLlm: this.liteLlm !== null,
     };
   }
@@ -315,8 +382,6 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const key = upstreamKey(upstream);
     outcome.modelId = upstream.modelId;
     outcome.upstream = upstream.port;
-    res.setHeader('X-Magi-Model', upstream.modelId);
-    res.setHeader('X-Magi-Upstream', String(upstream.port));
     const request: ForwardRequest = {
       origin: origin(upstream.host, upstream.port),
       path: UPSTREAM_PATHS[endpoint],
@@ -370,8 +435,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     if (lite.apiKey) headers.authorization = `Bearer ${lite.apiKey}`;
     outcome.upstream = 'litellm';
-    res.setHeader('X-Magi-Model', model);
-    res.setHeader('X-Magi-Upstream', 'litellm');
+    outcome.servedAs = model;
     const result = await this.forwarder.forward(
       {
         origin: lite.origin,

@@ -540,6 +540,22 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
   });
 
+  describe('OpenAPI document', () => {
+    it('documents the three routes under the openai tag with request and answer examples', async () => {
+      const doc = (await get(`${url}/docs-json`, {})).json();
+      for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']) {
+        const op = doc.paths[path].post;
+        expect(op.tags).toEqual(['openai']);
+        expect(Object.keys(op.requestBody.content['application/json'].examples ?? {}).length).toBeGreaterThan(0);
+        expect(op.responses['200'].content['application/json'].example).toBeDefined();
+        expect(op.responses['200'].headers).toHaveProperty('X-Magi-Model');
+        for (const status of ['401', '404', '502', '503']) expect(op.responses[status]).toBeDefined();
+      }
+      expect(doc.paths['/v1/chat/completions'].post.responses['200'].content['text/event-stream'].example).toContain('data: [DONE]');
+      expect(doc.components.schemas.ChatCompletionRequestDto.properties).toHaveProperty('messages');
+    });
+  });
+
   describe('with the official openai client', () => {
     let client: OpenAI;
     beforeAll(() => {

@@ -1,0 +1,386 @@
+/**
+ * Gateway benchmarks (issue 8). MAGI runs in a child process (this file, `--child`) on a
+ * fleet of llama-server stand-ins; the load comes from this process, so the child's
+ * process.cpuUsage() and RSS are the gateway's own.
+ *
+ * - requests/s and p50/p99, direct to a stand-in vs through MAGI, at 1 and 16 connections:
+ *   non-streaming (stand-in answering after 5 ms, STANDIN_RESPONSE_DELAY_MS=5) and
+ *   streaming (time to first chunk; first chunk after 5 ms, then 5 ms between chunks);
+ * - the gateway's CPU per proxied request (µs) against a stand-in answering at once;
+ * - MAGI's RSS before and after BENCH_GATEWAY_REQUESTS (default 100,000) proxied requests;
+ * - with LLAMA_SERVER_PATH (a real llama-server) and BENCH_LLAMA_MODEL (a .gguf file), the
+ *   same direct-vs-MAGI comparison against the real server.
+ *
+ * Knobs: BENCH_GATEWAY_SECONDS (per measurement, default 5), BENCH_GATEWAY_REQUESTS,
+ * BENCH_GATEWAY_LOG_LEVEL (MAGI's LOG_LEVEL, default info: a request log line and a
+ * gateway log line per request, to /dev/null).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Pool } from 'undici';
+import { fmt, load, LoadResult } from './support';
+
+const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5);
+const TOTAL = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 100_000);
+const LOG_LEVEL = process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info';
+const CPU_REQUESTS = Math.min(20_000, TOTAL);
+
+type Mode = 'standin' | 'real';
+
+interface ChildInfo {
+  url: string;
+  servers: Array<{ modelId: string; port: number; host: string }>;
+}
+
+interface MemInfo {
+  rssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+// ---------------------------------------------------------------- child: MAGI on a fleet
+
+/** The stand-ins' behaviour per model (STANDIN_CONFIG, by alias = model id). */
+const STANDIN_MODELS: Record<string, Record<string, number>> = {
+  // answers after 5 ms (non-streaming runs)
+  five: { RESPONSE_DELAY_MS: 5, CHUNK_DELAY_MS: 0, CHUNKS: 5 },
+  // first chunk after 5 ms, then one every 5 ms (streaming runs)
+  stream: { RESPONSE_DELAY_MS: 5, CHUNK_DELAY_MS: 5, CHUNKS: 5 },
+  // answers at once (CPU and RSS runs)
+  instant: { RESPONSE_DELAY_MS: 0, CHUNK_DELAY_MS: 0, CHUNKS: 5 },
+};
+
+async function child(mode: Mode): Promise<void> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { createTestApp, makeTestDirs } = require('../test/support/create-test-app') as typeof import('../test/support/create-test-app');
+  const { STANDIN_PATH, freePortRange, httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
+  const { writeGgufFile } = require('../test/support/gguf-writer') as typeof import('../test/support/gguf-writer');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const dirs = makeTestDirs('magi-bench-gw-');
+  let binary = STANDIN_PATH;
+  let count: number;
+  if (mode === 'standin') {
+    for (const name of Object.keys(STANDIN_MODELS)) {
+      await writeGgufFile(join(dirs.models, `${name}-1B-Q4_K_M.gguf`), {
+        architecture: 'llama',
+        name: `${name} 1B`,
+        basename: name,
+        sizeLabel: '1B',
+        fileType: 15,
+        vocabSize: 0,
+        parameterCount: 1e9,
+      });
+    }
+    const config = join(dirs.root, 'standin-config.json');
+    writeFileSync(config, JSON.stringify(Object.fromEntries(Object.entries(STANDIN_MODELS).map(([n, c]) => [`${n}_1b_q4km`, c]))));
+    process.env.STANDIN_CONFIG = config;
+    count = Object.keys(STANDIN_MODELS).length;
+  } else {
+    binary = process.env.LLAMA_SERVER_PATH!;
+    const model = resolve(process.env.BENCH_LLAMA_MODEL!);
+    symlinkSync(model, join(dirs.models, basename(model)));
+    count = 1;
+  }
+  writeFileSync(
+    join(dirs.profiles, 'bench.yaml'),
+    `name: bench\nenabledModels: ['*']\nloadBalancing: {enabled: true, strategy: round_robin, healthCheckInterval: 30}\nserver: {parallel: ${mode === 'standin' ? 32 : 4}}\n`,
+  );
+  const ports = await freePortRange(count + 2);
+  const t = await createTestApp({
+    dirs,
+    env: {
+      LOG_LEVEL,
+      LLAMA_SERVER_PATH: binary,
+      ACTIVE_PROFILE: 'bench',
+      PORT_RANGE: `${ports[0]}-${ports[1]}`,
+      READINESS_CHECK_INTERVAL: '0.1',
+      MAX_STARTUP_TIME: '600',
+    },
+  });
+  const servers = async () =>
+    (await httpRequest(`${t.url}/api/models/servers`)).json<{ servers: Array<{ modelId: string; port: number; state: string }> }>().servers;
+  await waitFor(async () => (await servers()).filter((s) => s.state === 'ready').length === count, 600_000, 100, 'fleet ready');
+  const info: ChildInfo = { url: t.url, servers: (await servers()).map((s) => ({ modelId: s.modelId, port: s.port, host: '127.0.0.1' })) };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const mem = (): MemInfo => {
+    gc?.();
+    const m = process.memoryUsage();
+    return { rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 };
+  };
+  process.on('message', (msg: { cmd: string }) => {
+    if (msg.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
+    else if (msg.cmd === 'mem') process.send!({ mem: mem() });
+    else if (msg.cmd === 'exit') {
+      void t.close().then(() => process.exit(0));
+    }
+  });
+  process.send!({ info });
+}
+
+// ---------------------------------------------------------------- parent
+
+interface Magi {
+  info: ChildInfo;
+  ask<T>(cmd: string): Promise<T>;
+  close(): Promise<void>;
+}
+
+function startMagi(mode: Mode, logLevel = LOG_LEVEL): Promise<Magi> {
+  return new Promise((resolvePromise, reject) => {
+    const proc: ChildProcess = spawn(process.execPath, ['--expose-gc', '-r', 'ts-node/register/transpile-only', __filename, '--child', mode], {
+      env: { ...process.env, BENCH_GATEWAY_LOG_LEVEL: logLevel, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const waiting: Array<(m: Record<string, unknown>) => void> = [];
+    let booted = false;
+    proc.on('message', (m: Record<string, unknown>) => {
+      if (!booted && m.info) {
+        booted = true;
+        resolvePromise({
+          info: m.info as ChildInfo,
+          ask: <T>(cmd: string) =>
+            new Promise<T>((r) => {
+              waiting.push((reply) => r(Object.values(reply)[0] as T));
+              proc.send({ cmd });
+            }),
+          close: () =>
+            new Promise<void>((r) => {
+              proc.once('exit', () => r());
+              proc.send({ cmd: 'exit' });
+            }),
+        });
+        return;
+      }
+      waiting.shift()?.(m);
+    });
+    proc.on('exit', (code) => {
+      if (!booted) reject(new Error(`gateway bench child exited with ${code} before it was ready`));
+    });
+  });
+}
+
+const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
+  JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: maxTokens, stream });
+
+function jsonLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+  return load(url, connections, seconds, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+}
+
+interface StreamResult {
+  rps: number;
+  ttfcP50: number;
+  ttfcP99: number;
+  totalP50: number;
+  errors: number;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** `connections` loops of streamed requests for `seconds`: time to the first body chunk and to the end. */
+async function streamLoad(url: string, body: string, connections: number, seconds: number): Promise<StreamResult> {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections, pipelining: 1 });
+  const ttfc: number[] = [];
+  const total: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        try {
+          const res = await pool.request({ path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          let first = true;
+          for await (const chunk of res.body) {
+            if (first && (chunk as Buffer).length > 0) {
+              ttfc.push(performance.now() - t0);
+              first = false;
+            }
+          }
+          if (res.statusCode !== 200) errors++;
+          else total.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.close();
+  ttfc.sort((a, b) => a - b);
+  total.sort((a, b) => a - b);
+  return { rps: total.length / elapsed, ttfcP50: quantile(ttfc, 0.5), ttfcP99: quantile(ttfc, 0.99), totalP50: quantile(total, 0.5), errors };
+}
+
+interface Pair<T> {
+  direct: T;
+  magi: T;
+}
+
+/** Direct vs through MAGI at 1 and 16 connections, non-streaming and streaming. */
+async function compare(
+  magiUrl: string,
+  jsonTarget: { port: number; modelId: string },
+  streamTarget: { port: number; modelId: string },
+  seconds: number,
+  maxTokens: number,
+): Promise<{ json: Map<number, Pair<LoadResult>>; stream: Map<number, Pair<StreamResult>> }> {
+  const json = new Map<number, Pair<LoadResult>>();
+  const stream = new Map<number, Pair<StreamResult>>();
+  const direct = (port: number) => `http://127.0.0.1:${port}/v1/chat/completions`;
+  const via = `${magiUrl}/v1/chat/completions`;
+  const jb = chatBody(jsonTarget.modelId, false, maxTokens);
+  const sb = chatBody(streamTarget.modelId, true, maxTokens);
+  // warm-up: connections, JIT, pools
+  await jsonLoad(via, jb, 16, 1);
+  await jsonLoad(direct(jsonTarget.port), jb, 16, 1);
+  await streamLoad(via, sb, 16, 1);
+  for (const c of [1, 16]) {
+    json.set(c, { direct: await jsonLoad(direct(jsonTarget.port), jb, c, seconds), magi: await jsonLoad(via, jb, c, seconds) });
+    stream.set(c, { direct: await streamLoad(direct(streamTarget.port), sb, c, seconds), magi: await streamLoad(via, sb, c, seconds) });
+  }
+  return { json, stream };
+}
+
+function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
+  const pct = (a: number, b: number) => `${fmt((a / b) * 100, 1)}%`;
+  const delta = (a: number, b: number) => `${a - b >= 0 ? '+' : ''}${fmt(a - b, 2)}`;
+  const rows = [
+    '| answer | connections | direct req/s | MAGI req/s | MAGI / direct | direct p50 ms | MAGI p50 ms | p50 added ms | direct p99 ms | MAGI p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [c, { direct, magi }] of r.json) {
+    rows.push(
+      `| JSON (non-streaming) | ${c} | ${fmt(direct.rps)} | ${fmt(magi.rps)} | ${pct(magi.rps, direct.rps)} | ${fmt(direct.p50, 2)} | ${fmt(magi.p50, 2)} | ${delta(magi.p50, direct.p50)} | ${fmt(direct.p99, 2)} | ${fmt(magi.p99, 2)} |` +
+        (direct.errors + direct.non2xx + magi.errors + magi.non2xx ? ` ⚠ errors ${direct.errors + direct.non2xx}/${magi.errors + magi.non2xx}` : ''),
+    );
+  }
+  for (const [c, { direct, magi }] of r.stream) {
+    rows.push(
+      `| SSE, time to first chunk | ${c} | ${fmt(direct.rps)} | ${fmt(magi.rps)} | ${pct(magi.rps, direct.rps)} | ${fmt(direct.ttfcP50, 2)} | ${fmt(magi.ttfcP50, 2)} | ${delta(magi.ttfcP50, direct.ttfcP50)} | ${fmt(direct.ttfcP99, 2)} | ${fmt(magi.ttfcP99, 2)} |` +
+        (direct.errors + magi.errors ? ` ⚠ errors ${direct.errors}/${magi.errors}` : ''),
+    );
+  }
+  return rows;
+}
+
+/** µs of MAGI CPU (user + system) per request over `n` requests to the instant stand-in. */
+async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: number }> {
+  const instant = magi.info.servers.find((s) => s.modelId.startsWith('instant'))!;
+  const via = `${magi.info.url}/v1/chat/completions`;
+  const body = chatBody(instant.modelId, false);
+  await load(via, 16, 1, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  const before = await magi.ask<NodeJS.CpuUsage>('cpu');
+  const t0 = performance.now();
+  const r = await load(via, 16, 3600, { amount: n, method: 'POST', body, headers: { 'content-type': 'application/json' } } as never);
+  const secs = (performance.now() - t0) / 1000;
+  const after = await magi.ask<NodeJS.CpuUsage>('cpu');
+  void r;
+  return { us: (after.user - before.user + after.system - before.system) / n, rps: n / secs };
+}
+
+export async function run(): Promise<string> {
+  const out: string[] = ['## Gateway (`/v1/chat/completions` through MAGI)', ''];
+  const magi = await startMagi('standin');
+  try {
+    const five = magi.info.servers.find((s) => s.modelId.startsWith('five'))!;
+    const stream = magi.info.servers.find((s) => s.modelId.startsWith('stream'))!;
+    const r = await compare(magi.info.url, five, stream, SECONDS, 5);
+    out.push(
+      `Direct to a llama-server stand-in vs through MAGI (routed by model id), ${SECONDS} s per cell, same machine. ` +
+        'JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer (autocannon). SSE: first chunk after ' +
+        '5 ms, then one every 5 ms; latency columns are the time to the first body chunk (undici client). ' +
+        `MAGI logs at \`${LOG_LEVEL}\` (two JSON lines per request, to /dev/null).`,
+      '',
+      ...comparisonTable(r),
+      '',
+    );
+
+    const cpu = await cpuPerRequest(magi, CPU_REQUESTS);
+    const quiet = await startMagi('standin', 'silent');
+    let cpuSilent: { us: number; rps: number };
+    try {
+      cpuSilent = await cpuPerRequest(quiet, CPU_REQUESTS);
+    } finally {
+      await quiet.close();
+    }
+    out.push(
+      `Gateway CPU per proxied request (MAGI process, user + system, over ${fmt(CPU_REQUESTS)} requests at 16 connections ` +
+        'against a stand-in answering at once): ' +
+        `**${fmt(cpu.us)} µs** with \`LOG_LEVEL=${LOG_LEVEL}\` (${fmt(cpu.rps)} req/s), ${fmt(cpuSilent.us)} µs with \`LOG_LEVEL=silent\` (${fmt(cpuSilent.rps)} req/s).`,
+      '',
+    );
+
+    const instant = magi.info.servers.find((s) => s.modelId.startsWith('instant'))!;
+    const samples: Array<{ done: number; mem: MemInfo }> = [{ done: 0, mem: await magi.ask<MemInfo>('mem') }];
+    const quarter = Math.ceil(TOTAL / 4);
+    let failed = 0;
+    const t0 = performance.now();
+    for (let done = 0; done < TOTAL; ) {
+      const n = Math.min(quarter, TOTAL - done);
+      const r = await load(`${magi.info.url}/v1/chat/completions`, 16, 3600, {
+        amount: n,
+        method: 'POST',
+        body: chatBody(instant.modelId, false),
+        headers: { 'content-type': 'application/json' },
+      } as never);
+      failed += r.errors + r.non2xx;
+      done += n;
+      samples.push({ done, mem: await magi.ask<MemInfo>('mem') });
+    }
+    const secs = (performance.now() - t0) / 1000;
+    const first = samples[0].mem;
+    const last = samples[samples.length - 1].mem;
+    out.push(
+      `Memory over ${fmt(TOTAL)} proxied requests (${fmt(TOTAL / secs)} req/s at 16 connections, ${failed} errors), MAGI process after a full GC at each point:`,
+      '',
+      '| requests so far | RSS MB | heap used MB | external MB |',
+      '|---:|---:|---:|---:|',
+      ...samples.map((x) => `| ${fmt(x.done)} | ${fmt(x.mem.rssMb, 1)} | ${fmt(x.mem.heapUsedMb, 1)} | ${fmt(x.mem.externalMb, 1)} |`),
+      '',
+      `RSS ${fmt(first.rssMb, 1)} MB before, ${fmt(last.rssMb, 1)} MB after; heap used ${fmt(first.heapUsedMb, 1)} → ${fmt(last.heapUsedMb, 1)} MB.`,
+      '',
+    );
+  } finally {
+    await magi.close();
+  }
+
+  const real = process.env.LLAMA_SERVER_PATH;
+  const model = process.env.BENCH_LLAMA_MODEL;
+  if (real && model && existsSync(real) && existsSync(model)) {
+    const rm = await startMagi('real');
+    try {
+      const s = rm.info.servers[0];
+      const r = await compare(rm.info.url, s, s, SECONDS, 8);
+      out.push(`Against a real llama-server (\`${basename(real)}\`, model \`${basename(model)}\`, 8 tokens per answer, 4 slots):`, '', ...comparisonTable(r), '');
+    } finally {
+      await rm.close();
+    }
+  } else {
+    out.push('_A real llama-server was not measured: set `LLAMA_SERVER_PATH` and `BENCH_LLAMA_MODEL` (a .gguf file) to add it._', '');
+  }
+  return out.join('\n');
+}
+
+if (require.main === module && process.argv[2] === '--child') {
+  child(process.argv[3] as Mode).catch((e: Error) => {
+    process.stderr.write(`gateway bench child: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  run().then(
+    (md) => {
+      process.stdout.write(`${md}\n`);
+      process.exit(0);
+    },
+    (e: Error) => {
+      process.stderr.write(`${e.stack ?? e.message}\n`);
+      process.exit(1);
+    },
+  );
+}
