@@ -15,6 +15,64 @@ const ROOT = resolve(__dirname, '..', '..');
 
 jest.setTimeout(300_000);
 
+describe('npm start on a fresh folder', () => {
+  it('answers /health/live and a full /docs-json on an empty models folder, then says the fleet has no binary', async () => {
+    const dirs = makeTestDirs('magi-npm-start-empty-');
+    writeProfile(dirs, 'development', [idOf('alpha')]);
+    const port = await freePort();
+    const env = { ...process.env, ...testEnv(dirs, { PORT: String(port), ACTIVE_PROFILE: 'development' }) };
+    const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    npm.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise((r) => npm.on('exit', r));
+    try {
+      await waitFor(
+        async () => {
+          if (npm.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+          const res = await httpRequest(`http://127.0.0.1:${port}/health/live`, { timeoutMs: 2000 }).catch(() => null);
+          return res?.status === 200;
+        },
+        240_000,
+        200,
+        'npm start live',
+      );
+      const docs = (await httpRequest(`http://127.0.0.1:${port}/docs-json`)).json();
+      expect(docs.openapi).toMatch(/^3\./);
+      expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/models/registry', '/api/models/servers', '/v1/chat/completions', '/health/ready']));
+      // The build ran the Swagger plugin: DTO fields carry their JSDoc descriptions.
+      expect(docs.components.schemas.DiscoveredModelDto.properties.modelId.description).toMatch(/URL-safe/);
+      const registry = (await httpRequest(`http://127.0.0.1:${port}/api/models/registry`)).json();
+      expect(registry.models).toEqual({});
+      // The profile names a model that is not there: readiness reports it rather than failing the start.
+      const ready = await httpRequest(`http://127.0.0.1:${port}/health/ready`);
+      expect(JSON.stringify(ready.json())).toContain(idOf('alpha'));
+      // Drop the model in and rescan: with no llama-server installed the API keeps working and says so.
+      await writeModel(dirs.models, 'alpha');
+      expect((await httpRequest(`http://127.0.0.1:${port}/api/models/rescan`, { method: 'POST' })).status).toBe(200);
+      await waitFor(
+        async () => {
+          const s = (await httpRequest(`http://127.0.0.1:${port}/api/models/servers`)).json().servers[0];
+          return s?.state === 'failed' && /not found/.test(s.lastError ?? '');
+        },
+        20_000,
+        100,
+        'server failed: binary not found',
+      );
+      expect((await httpRequest(`http://127.0.0.1:${port}/health/ready`)).status).toBe(503);
+      process.kill(npm.pid!, 'SIGTERM');
+      await exited;
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('npm start, then SIGTERM', () => {
   it('stops the fleet and exits cleanly, leaving no process behind', async () => {
     const dirs = makeTestDirs('magi-npm-start-');
