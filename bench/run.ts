@@ -7,11 +7,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-const ALL = ['registry', 'fleet', 'providers', 'gateway'] as const;
+const ALL = ['registry', 'fleet', 'providers', 'gateway', 'soak'] as const;
+/** Run when no bench is named; the 10-minute soak only when asked for. */
+const DEFAULT = ['registry', 'fleet', 'providers', 'gateway'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => (ALL as readonly string[]).includes(a));
-  const names = wanted.length ? wanted : [...ALL];
+  const names = wanted.length ? wanted : DEFAULT;
   const resultsDir = join(__dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
   for (const name of names) {

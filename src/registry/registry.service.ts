@@ -187,7 +187,7 @@ export class RegistryService implements OnModuleInit {
     };
     // Nothing on disk changed: the file already holds this state (all but lastScan), so skip the write.
     const unchanged = headersRead === 0 && !added.length && !removed.length && Object.keys(files).length === Object.keys(previousFiles).length;
-    if (!unchanged) await this.persist();
+    if (!unchanged || this.store.needsWrite) await this.persist();
     this.logger.log(
       {
         scanPath: this.scanPath,

@@ -21,6 +21,8 @@ function isSnapshot(v: unknown): v is RegistrySnapshot {
 export class RegistryStore {
   private readonly logger = new Logger(RegistryStore.name);
   readonly path: string;
+  /** Set by load() when the main file was missing or moved aside: the next save must recreate it. */
+  needsWrite = false;
 
   constructor(
     private readonly files: FileStore,
@@ -52,6 +54,7 @@ export class RegistryStore {
       await this.files.writeAtomic(`${this.path}.bak`, JSON.stringify(main.snapshot));
       return main.snapshot;
     }
+    this.needsWrite = true;
     if (main.missing) return structuredClone(EMPTY);
     const aside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     await this.files.rename(this.path, aside).catch(() => undefined);
@@ -65,5 +68,6 @@ export class RegistryStore {
 
   async save(snapshot: RegistrySnapshot): Promise<void> {
     await this.files.writeAtomic(this.path, JSON.stringify(snapshot));
+    this.needsWrite = false;
   }
 }

@@ -208,7 +208,7 @@ describe('Fuzz: bad requests across every route', () => {
     }
     expect(cases.length).toBeGreaterThanOrEqual(2000);
 
-    const before = new Map([...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage']), ...topLevel(tmpdir())]);
+    const before = new Map([...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage', '.test-dist']), ...topLevel(tmpdir())]);
 
     const outcomes = await runAll(new URL(t.url), cases, 8);
 
@@ -223,7 +223,7 @@ describe('Fuzz: bad requests across every route', () => {
     expect(notRefused.map((o) => `${o.status} ${o.c.label}`)).toEqual([]);
 
     expect((await fetch(`${t.url}/health/live`)).status).toBe(200);
-    const after = new Map([...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage']), ...topLevel(tmpdir())]);
+    const after = new Map([...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage', '.test-dist']), ...topLevel(tmpdir())]);
     // Other suites may create or remove their own temp folders meanwhile; ours must be the only change we cause.
     const changed = diffSnapshots(before, after).filter((d) => !/^(created|deleted) .*\/(magi-|jest_|tmp-|\.)[^/]*$/.test(d));
     expect(changed).toEqual([]);
