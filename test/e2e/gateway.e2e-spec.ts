@@ -248,7 +248,7 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       profile: profileDoc('round_robin'),
       standin: {
         '*': { LOAD_MS: 50, CHUNK_DELAY_MS: 20, CHUNKS: 5 },
-        [idOf(FAST[0])]: { ECHO: 1 },
+        [idOf(FAST[0])]: { ECHO: 1, CHUNKS: 100 },
         [idOf(DELTA)]: { CHUNK_DELAY_MS: 300, CHUNKS: 5 },
         [idOf(GOLF)]: { CLOSE_CONNECTIONS: 1 },
         [idOf(INDIA)]: { LOAD_MS: 600000 },
@@ -319,7 +319,8 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     it('least_loaded: never the server held busy by a slow streaming request, the others in turn', async () => {
       await setStrategy('least_loaded');
       const busy = idOf(FAST[0]);
-      const stream = openStream(`${url}/v1/chat/completions`, chat(busy, { stream: true, max_tokens: 5 }));
+      // 100 tokens 20 ms apart: busy for two seconds
+      const stream = openStream(`${url}/v1/chat/completions`, chat(busy, { stream: true, max_tokens: 100 }));
       await stream.firstContent;
       const served: string[] = [];
       for (let i = 0; i < 6; i++) {
@@ -328,6 +329,7 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
         served.push(String(res.headers['x-magi-model']));
       }
       const ended = stream.chunks.some((c) => c.text.includes('[DONE]'));
+      stream.destroy();
       await stream.done;
       expect(ended).toBe(false); // the stream was still running during all six
       expect([...countBy(served).entries()].sort()).toEqual([
