@@ -103,7 +103,7 @@ export class ModelsHealthDto {
 
 export class PullResultDto {
   /** Always `success` (failures are error answers). */
-  @ApiProperty({ enum: ['success'], example: 'success' })
+  @ApiProperty({ enum: ['success'], example: 'success', description: 'Always `success` (failures are error answers).' })
   status: 'success';
   /**
    * The model pulled.
