@@ -82,7 +82,7 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
   });
   const mb = (n: number): number => Math.floor(n * 1024 * 1024);
   app.use('/api', express.json({ limit: mb(config.server.apiBodyLimitMb), type: ['application/json', '+json'] }));
-  // Gateway routes keep their body as bytes: the gateway parses it once and forwards it (src/gateway).
+  // Gateway routes keep their body as bytes: the gateway rewrites `model` in them and forwards them (src/gateway).
   app.use(GATEWAY_POST_PATHS, express.raw({ limit: mb(config.gateway.maxBodyMb), type: () => true }));
   app.use('/v1', express.json({ limit: mb(config.gateway.maxBodyMb), type: ['application/json', '+json'] }));
   // class-transformer walks bodies recursively: refuse absurd nesting before it can overflow the stack.

@@ -11,6 +11,7 @@ import { RegistryService } from '../registry/registry.service';
 import { FleetService } from '../servers/fleet.service';
 import { ForwardRequest, ForwardResult, Forwarder, Usage } from './forwarder';
 import { GatewayErrorCode, GatewayMetrics } from './gateway-metrics';
+import { RequestBody, RequestBodyError, RequestBodyProblem, readRequestBody, withModel } from './request-body';
 import {
   BalancingStrategy,
   Balancer,
@@ -76,14 +77,6 @@ interface FleetSnapshot {
 /** The client went away while the request waited: nothing more to answer. */
 class ClientGone extends Error {}
 
-/** A parsed gateway request body: read once, re-serialised only when `model` changes. */
-interface GatewayBody {
-  raw: Buffer;
-  json: Record<string, unknown>;
-  model: string;
-  stream: boolean;
-}
-
 /** What one request did, for its metrics and its log line. */
 interface Outcome {
   label: string;
@@ -97,30 +90,20 @@ interface Outcome {
   retried: boolean;
 }
 
-function parseBody(raw: unknown): GatewayBody {
-  if (!Buffer.isBuffer(raw) || raw.length === 0) {
-    throw new ValidationFailedError('The request body must be a JSON object with a `model`', { body: ['is empty'] });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new AppError('ValidationFailed', 400, 'The request body is not valid JSON', {}, 'invalid_json');
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new ValidationFailedError('The request body must be a JSON object', { body: ['must be an object'] });
-  }
-  const body = json as Record<string, unknown>;
-  if (typeof body.model !== 'string' || body.model === '') {
-    throw new ValidationFailedError('You must provide a model parameter', { model: ['must be a non-empty string'] });
-  }
-  return { raw, json: body, model: body.model, stream: body.stream === true };
-}
+const BODY_ERRORS: Record<RequestBodyProblem, () => AppError> = {
+  empty: () => new ValidationFailedError('The request body must be a JSON object with a `model`', { body: ['is empty'] }),
+  invalid_json: () => new AppError('ValidationFailed', 400, 'The request body is not valid JSON', {}, 'invalid_json'),
+  not_an_object: () => new ValidationFailedError('The request body must be a JSON object', { body: ['must be an object'] }),
+  no_model: () => new ValidationFailedError('You must provide a model parameter', { model: ['must be a non-empty string'] }),
+};
 
-/** The body with `model` set to `model`: the original bytes when it already is. */
-function bodyFor(body: GatewayBody, model: string): Buffer {
-  if (body.model === model) return body.raw;
-  return Buffer.from(JSON.stringify({ ...body.json, model }), 'utf8');
+function parseBody(raw: unknown): RequestBody {
+  try {
+    return readRequestBody(raw);
+  } catch (e) {
+    if (e instanceof RequestBodyError) throw BODY_ERRORS[e.problem]();
+    throw e;
+  }
 }
 
 function connectHost(host: string): string {
@@ -149,7 +132,7 @@ function errorCodeOf(e: unknown): GatewayErrorCode {
 }
 
 /**
- * The OpenAI-compatible gateway (API.md §8): reads the body once, routes by alias, model
+ * The OpenAI-compatible gateway (API.md §8): reads `model` from the body bytes, routes by alias, model
  * id or tier with the active profile's strategy (route.ts), waits for starting servers,
  * forwards (forwarder.ts) with one retry on another server when the first cannot be
  * reached, falls back to LiteLLM, and records metrics and one log line per request.
@@ -321,7 +304,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
 
   private async forwardToFleet(
     endpoint: GatewayEndpoint,
-    body: GatewayBody,
+    body: RequestBody,
     first: Route & { kind: 'fleet' },
     strategy: BalancingStrategy | null,
     res: Response,
@@ -374,7 +357,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   /** One attempt on one server, with its in-flight accounting. */
   private async send(
     endpoint: GatewayEndpoint,
-    body: GatewayBody,
+    body: RequestBody,
     upstream: Upstream,
     res: Response,
     outcome: Outcome,
@@ -386,7 +369,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       origin: origin(upstream.host, upstream.port),
       path: UPSTREAM_PATHS[endpoint],
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: bodyFor(body, upstream.modelId),
+      body: withModel(body, upstream.modelId),
       answerHeaders: { 'X-Magi-Model': upstream.modelId, 'X-Magi-Upstream': String(upstream.port) },
     };
     this.load.set(key, (this.load.get(key) ?? 0) + 1);
@@ -426,7 +409,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
 
   private async forwardToLiteLlm(
     endpoint: GatewayEndpoint,
-    body: GatewayBody,
+    body: RequestBody,
     model: string,
     res: Response,
     outcome: Outcome,
@@ -441,7 +424,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
         origin: lite.origin,
         path: `${lite.basePath}${UPSTREAM_PATHS[endpoint]}`,
         headers,
-        body: bodyFor(body, model),
+        body: withModel(body, model),
         answerHeaders: { 'X-Magi-Model': model, 'X-Magi-Upstream': 'litellm' },
       },
       res,
