@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-const ALL = ['registry', 'fleet', 'providers', 'gateway', 'soak'] as const;
+const ALL = ['registry', 'fleet', 'providers', 'gateway', 'robustness', 'soak'] as const;
 /** Run when no bench is named; the 10-minute soak only when asked for. */
-const DEFAULT = ['registry', 'fleet', 'providers', 'gateway'];
+const DEFAULT = ['registry', 'fleet', 'providers', 'gateway', 'robustness'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => (ALL as readonly string[]).includes(a));
