@@ -82,10 +82,12 @@ export async function run(): Promise<string> {
     ];
     const started = Date.now();
     const end = started + MINUTES * 60_000;
-    const samples: Array<{ minute: number; rss: number; fds: number; restarts: number }> = [];
+    const samples: Array<{ minute: number; rss: number; heap: number; fds: number; restarts: number }> = [];
     const sampleNow = async (minute: number): Promise<void> => {
       const servers = (await (await fetch(`${url}/api/models/servers`)).json()) as { servers: Array<{ restarts: number }> };
-      samples.push({ minute, rss: rssMb(child.pid!), fds: fdCount(child.pid!), restarts: servers.servers.reduce((n, s) => n + s.restarts, 0) });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const heap = Number(/^magi_process_nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+      samples.push({ minute, rss: rssMb(child.pid!), heap, fds: fdCount(child.pid!), restarts: servers.servers.reduce((n, s) => n + s.restarts, 0) });
     };
     await sampleNow(0);
     const workers = Array.from({ length: 4 }, async (_, w) => {
@@ -109,6 +111,7 @@ export async function run(): Promise<string> {
     const steady = samples.filter((s) => s.minute >= 1); // the first minute warms the JIT and pools
     const rssSlope = slope(steady.map((s) => s.minute), steady.map((s) => s.rss));
     const fdSlope = slope(steady.map((s) => s.minute), steady.map((s) => s.fds));
+    const heapSlope = slope(steady.map((s) => s.minute), steady.map((s) => s.heap));
     return [
       '## Soak (issue 6)',
       '',
@@ -116,11 +119,12 @@ export async function run(): Promise<string> {
         `${fmt(requests)} requests (${fmt(requests / (MINUTES * 60), 1)}/s), ${failures} transport failures, statuses ${JSON.stringify(statuses)}. ` +
         'One of the three stand-in servers crashes 20 s after every start and is restarted by the fleet. MAGI ran compiled, in its own process.',
       '',
-      '| minute | RSS MB | open fds | fleet restarts so far |',
-      '|---|---|---|---|',
-      ...samples.map((s) => `| ${s.minute} | ${fmt(s.rss, 1)} | ${s.fds} | ${s.restarts} |`),
+      '| minute | RSS MB | JS heap used MB | open fds | fleet restarts so far |',
+      '|---|---|---|---|---|',
+      ...samples.map((s) => `| ${s.minute} | ${fmt(s.rss, 1)} | ${fmt(s.heap, 1)} | ${s.fds} | ${s.restarts} |`),
       '',
-      `Slopes from minute 1 on (least squares): RSS **${fmt(rssSlope, 2)} MB/min**, open fds **${fmt(fdSlope, 2)} per minute** (flat means ≈ 0; the baseline is minute 1 of the same run).`,
+      `Slopes from minute 1 on (least squares): RSS **${fmt(rssSlope, 2)} MB/min**, JS heap used **${fmt(heapSlope, 2)} MB/min**, open fds **${fmt(fdSlope, 2)} per minute** ` +
+        '(flat means ≈ 0; the baseline is minute 1 of the same run; heap is sampled between collections, so it moves by a few MB either way).',
     ].join('\n');
   } finally {
     child.kill('SIGTERM');
