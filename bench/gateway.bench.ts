@@ -16,7 +16,7 @@
  * gateway log line per request, to /dev/null).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import { fmt, load, LoadResult } from './support';
@@ -112,7 +112,10 @@ async function child(mode: Mode): Promise<void> {
     if (msg.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
     else if (msg.cmd === 'mem') process.send!({ mem: mem() });
     else if (msg.cmd === 'exit') {
-      void t.close().then(() => process.exit(0));
+      void t
+        .close()
+        .finally(() => rmSync(dirs.root, { recursive: true, force: true }))
+        .then(() => process.exit(0));
     }
   });
   process.send!({ info });
