@@ -8,7 +8,9 @@ import { toAppError, writeError } from './common/errors/all-exceptions.filter';
 import { ValidationFailedError } from './common/errors/app-error';
 import { API_BODY_LIMITS, plainShapeProblem } from './common/validation/plain-shape';
 import { MagiConfig } from './config/magi-config';
+import { gatewayFastPath } from './gateway/gateway-fast-path';
 import { GATEWAY_POST_PATHS } from './gateway/gateway-paths';
+import { GatewayService } from './gateway/gateway.service';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -96,6 +98,7 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
     if (!err) return next();
     writeError(req, res, toAppError(err, req));
   });
+  app.use(gatewayFastPath(app.get(GatewayService)));
   shapeClientErrors(app);
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',

@@ -9,7 +9,8 @@ export function httpMetricsMiddleware(metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const end = metrics.httpDuration.startTimer();
     res.once('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      // Routes served ahead of Nest's router (the gateway) name their template in res.locals.
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : ((res.locals.routeTemplate as string | undefined) ?? 'unmatched');
       end({ method: req.method, route, status: String(res.statusCode) });
     });
     next();
