@@ -63,14 +63,18 @@ describe('OpenAPI document (/docs-json)', () => {
     expect(missing).toEqual([]);
   });
 
-  it('describes every schema property and gives request bodies examples', () => {
+  it('describes every schema property and gives it an example', () => {
     const undocumented: string[] = [];
+    const noExample: string[] = [];
     for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
       for (const [prop, def] of Object.entries<any>(schema.properties ?? {})) {
+        const nested = def.$ref || def.allOf || def.items?.$ref || def.additionalProperties;
         if (!def.description && !def.$ref && !def.allOf) undocumented.push(`${name}.${prop}`);
+        if (def.example === undefined && !nested) noExample.push(`${name}.${prop}`);
       }
     }
     expect(undocumented).toEqual([]);
+    expect(noExample).toEqual([]);
   });
 
   it('declares the bearer scheme', () => {

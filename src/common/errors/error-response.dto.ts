@@ -8,7 +8,7 @@ export class ErrorResponseDto {
   error: string;
   /**
    * Human-readable explanation.
-   * @example Model 'x' not found
+   * @example "Model 'x' not found"
    */
   message: string;
   /** Context of the error (offending fields, ids). */
@@ -19,7 +19,7 @@ export class ErrorResponseDto {
 export class OpenAiErrorDetailDto {
   /**
    * Human-readable explanation.
-   * @example The model 'x' does not exist
+   * @example "The model 'x' does not exist"
    */
   message: string;
   /**

@@ -7,12 +7,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ChatMessageDto {
-  /** @example user */
-  @ApiProperty({ enum: ['system', 'user', 'assistant', 'tool', 'developer'] })
+  /**
+   * Author of the message: `system`, `user` or `assistant`.
+   * @example user
+   */
+  @ApiProperty({ enum: ['system', 'user', 'assistant', 'tool', 'developer'], description: 'Author of the message.', example: 'user' })
   role: string;
   /**
    * Text, or an array of content parts.
-   * @example Say hello in five words.
+   * @example "Say hello in five words."
    */
   @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
   content: string | unknown[];
@@ -62,7 +65,7 @@ export class CompletionRequestDto {
   model: string;
   /**
    * The prompt (a string or an array of strings).
-   * @example Once upon a time
+   * @example "Once upon a time"
    */
   @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] })
   prompt: string | string[];
@@ -86,7 +89,7 @@ export class EmbeddingRequestDto {
   model: string;
   /**
    * Text (or texts) to embed.
-   * @example The quick brown fox
+   * @example "The quick brown fox"
    */
   @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] })
   input: string | string[];
@@ -98,34 +101,61 @@ export class EmbeddingRequestDto {
 }
 
 export class UsageDto {
-  /** @example 12 */
+  /**
+   * Tokens in the prompt.
+   * @example 12
+   */
   prompt_tokens: number;
-  /** @example 5 */
+  /**
+   * Tokens generated.
+   * @example 5
+   */
   completion_tokens?: number;
-  /** @example 17 */
+  /**
+   * Prompt and generated tokens together.
+   * @example 17
+   */
   total_tokens: number;
 }
 
 export class ChatChoiceMessageDto {
-  /** @example assistant */
+  /**
+   * Author of the message: `system`, `user` or `assistant`.
+   * @example assistant
+   */
   role: string;
-  /** @example Hello there, how are you? */
+  /**
+   * The text of the message.
+   * @example "Hello there, how are you?"
+   */
   content: string | null;
 }
 
 export class ChatChoiceDto {
-  /** @example 0 */
+  /**
+   * Position of this item in the list.
+   * @example 0
+   */
   index: number;
   /** The generated message. */
   message: ChatChoiceMessageDto;
-  /** @example stop */
+  /**
+   * Why generation stopped: `stop`, `length`, or null while streaming.
+   * @example stop
+   */
   finish_reason: string | null;
 }
 
 export class ChatCompletionDto {
-  /** @example chatcmpl-3K5vQ2mX9 */
+  /**
+   * Identifier the server gave this answer.
+   * @example chatcmpl-3K5vQ2mX9
+   */
   id: string;
-  /** @example chat.completion */
+  /**
+   * OpenAI object type of this answer.
+   * @example chat.completion
+   */
   object: string;
   /**
    * Unix seconds.
@@ -144,22 +174,43 @@ export class ChatCompletionDto {
 }
 
 export class CompletionChoiceDto {
-  /** @example 0 */
+  /**
+   * Position of this item in the list.
+   * @example 0
+   */
   index: number;
-  /** @example , there was a fox. */
+  /**
+   * The generated text.
+   * @example ", there was a fox."
+   */
   text: string;
-  /** @example stop */
+  /**
+   * Why generation stopped: `stop`, `length`, or null while streaming.
+   * @example stop
+   */
   finish_reason: string | null;
 }
 
 export class CompletionDto {
-  /** @example cmpl-3K5vQ2mX9 */
+  /**
+   * Identifier the server gave this answer.
+   * @example cmpl-3K5vQ2mX9
+   */
   id: string;
-  /** @example text_completion */
+  /**
+   * OpenAI object type of this answer.
+   * @example text_completion
+   */
   object: string;
-  /** @example 1767225600 */
+  /**
+   * When the answer was created (Unix seconds).
+   * @example 1767225600
+   */
   created: number;
-  /** @example qwen3_4b_q4km */
+  /**
+   * The model that answered (the registry model id).
+   * @example qwen3_4b_q4km
+   */
   model: string;
   /** Generated choices. */
   choices: CompletionChoiceDto[];
@@ -168,21 +219,36 @@ export class CompletionDto {
 }
 
 export class EmbeddingDto {
-  /** @example embedding */
+  /**
+   * OpenAI object type of this answer.
+   * @example embedding
+   */
   object: string;
-  /** @example 0 */
+  /**
+   * Position of this item in the list.
+   * @example 0
+   */
   index: number;
-  /** @example [0.0123, -0.0456, 0.0789] */
-  @ApiProperty({ type: [Number] })
+  /**
+   * The embedding vector.
+   * @example [0.0123, -0.0456, 0.0789]
+   */
+  @ApiProperty({ type: [Number], description: 'The embedding vector.', example: [0.0123, -0.0456, 0.0789] })
   embedding: number[];
 }
 
 export class EmbeddingListDto {
-  /** @example list */
+  /**
+   * OpenAI object type of this answer.
+   * @example list
+   */
   object: string;
   /** One vector per input. */
   data: EmbeddingDto[];
-  /** @example nomic_embed_text_v1_5_f16 */
+  /**
+   * The model that answered (the registry model id).
+   * @example nomic_embed_text_v1_5_f16
+   */
   model: string;
   /** Token counts. */
   @ApiPropertyOptional({ type: UsageDto })

@@ -54,7 +54,7 @@ export class ProviderSummaryDto {
   model: string | null;
   /**
    * Why it is not connected (refused, timed out, unexpected answer, loading); null when it is.
-   * @example null
+   * @example "timed out after 2000 ms"
    */
   error: string | null;
   /**
@@ -93,7 +93,7 @@ export class ModelsHealthDto {
   model: string | null;
   /**
    * Why it is not healthy; null when it is.
-   * @example null
+   * @example "connect ECONNREFUSED 127.0.0.1:11434"
    */
   error: string | null;
   /** Provider facts (base URL, latency, version, models). */

@@ -114,7 +114,7 @@ export class TierConfigEntryDto implements TierConfigEntry {
 
   /**
    * What this tier is for.
-   * @example Simple queries
+   * @example "Simple queries"
    */
   @IsOptional()
   @IsString()
@@ -235,7 +235,7 @@ export class ProfileDto {
 
   /**
    * What the profile is for.
-   * @example Fast iteration with small models
+   * @example "Fast iteration with small models"
    */
   @IsOptional()
   @IsString()

@@ -19,7 +19,7 @@ export class LlmStatusDto {
   modelName: string | null;
   /**
    * Why it is not connected; null when it is.
-   * @example null
+   * @example "connect ECONNREFUSED 127.0.0.1:11434"
    */
   error: string | null;
   /** Every provider MAGI knows, in the `auto` order. */

@@ -62,7 +62,7 @@ export class DiscoveredModelDto {
   isThinkingModel: boolean;
   /**
    * User override of the thinking flag; null when not overridden.
-   * @example null
+   * @example false
    */
   thinkingOverride: boolean | null;
   /** Tier from size and effective thinking flag. */
@@ -94,12 +94,12 @@ export class DiscoveredModelDto {
   splitFiles: string[] | null;
   /**
    * Attached multimodal projector file, or null.
-   * @example null
+   * @example "/models/mmproj-gemma-3-12b-it-f16.gguf"
    */
   mmprojPath: string | null;
   /**
    * `general.name`, else the file name without `.gguf`.
-   * @example Qwen3 4B
+   * @example "Qwen3 4B"
    */
   displayName: string;
 }
@@ -139,7 +139,7 @@ export class ScanErrorDto implements ScanError {
   path: string;
   /**
    * Why.
-   * @example not a GGUF file (bad magic)
+   * @example "not a GGUF file (bad magic)"
    */
   error: string;
 }
@@ -182,7 +182,7 @@ export class RegistryResponseDto {
 export class RescanResponseDto {
   /**
    * What the scan did, in words.
-   * @example Rescan complete: 3 models found, 1 added, 0 removed
+   * @example "Rescan complete: 3 models found, 1 added, 0 removed"
    */
   message: string;
   /**
@@ -223,7 +223,7 @@ export class SetTierDto {
 export class SetTierResponseDto {
   /**
    * What changed, in words.
-   * @example Tier of qwen3_4b_q4km set to fast
+   * @example "Tier of qwen3_4b_q4km set to fast"
    */
   message: string;
   /**
@@ -252,7 +252,7 @@ export class SetThinkingDto {
 export class SetThinkingResponseDto {
   /**
    * What changed, in words.
-   * @example Thinking flag of qwen3_4b_q4km set to true
+   * @example "Thinking flag of qwen3_4b_q4km set to true"
    */
   message: string;
   /**
@@ -289,7 +289,7 @@ export class SetEnabledDto {
 export class SetEnabledResponseDto {
   /**
    * What changed, in words.
-   * @example qwen3_4b_q4km disabled
+   * @example "qwen3_4b_q4km disabled"
    */
   message: string;
   /**
