@@ -20,12 +20,14 @@ export interface ExpectedModel {
   isThinkingModel: boolean;
   split: { count: number; files: string[] } | null;
   mmproj: string | null;
+  sizeLabel: string;
   name: string;
 }
 
 export interface ExpectedCorpus {
   models: ExpectedModel[];
   projectors: string[];
+  projectorDetails: Array<{ file: string; parameterCount: number; sizeParams: number; quantization: string }>;
   broken: Array<{ file: string; why: string }>;
 }
 

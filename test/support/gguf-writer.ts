@@ -12,6 +12,7 @@ import { open, writeFile } from 'fs/promises';
 import type { FileHandle } from 'fs/promises';
 import * as path from 'path';
 import { ByteSource, GgufType } from '../../src/registry/gguf/gguf-reader';
+import { CORPUS_DIR } from './corpus';
 
 /** An extra KV; arrays give `itemType`, and nested arrays give each element as `{ itemType, value }`. */
 export interface GgufWriteKv {
@@ -434,5 +435,5 @@ export async function openByteSource(filePath: string): Promise<ByteSource & { c
 
 /** The shared GGUF corpus: `$GGUF_CORPUS`, else `shared/gguf-corpus` beside the repository. */
 export function ggufCorpusDir(): string {
-  return process.env.GGUF_CORPUS ?? path.resolve(__dirname, '../../../shared/gguf-corpus');
+  return CORPUS_DIR;
 }

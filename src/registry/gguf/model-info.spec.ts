@@ -1,5 +1,5 @@
-import * as fs from 'fs';
 import * as path from 'path';
+import { ExpectedModel, loadExpected } from '../../../test/support/corpus';
 import { ggufCorpusDir, openByteSource } from '../../../test/support/gguf-writer';
 import { fileTypeName, quantizationFromFileName } from './file-types';
 import { GgufHeader, GgufValue, parseGgufHeader } from './gguf-reader';
@@ -12,27 +12,8 @@ import {
   toSizeParams,
 } from './model-info';
 
-interface ExpectedModel {
-  file: string;
-  architecture: string;
-  family: string;
-  familyAlternatives: string[];
-  parameterCount: number;
-  sizeParams: number;
-  quantization: string;
-  contextLength: number;
-  isThinkingModel: boolean;
-  split: { count: number; files: string[] } | null;
-  sizeLabel: string;
-  name: string;
-}
-interface Expected {
-  models: ExpectedModel[];
-  projectorDetails: Array<{ file: string; parameterCount: number; sizeParams: number; quantization: string }>;
-}
-
 const corpus = ggufCorpusDir();
-const expected = JSON.parse(fs.readFileSync(path.join(corpus, 'expected.json'), 'utf8')) as Expected;
+const expected = loadExpected();
 
 async function infoOf(file: string): Promise<ModelInfo> {
   const src = await openByteSource(path.join(corpus, file));
