@@ -55,22 +55,14 @@ async function child(mode: Mode): Promise<void> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { createTestApp, makeTestDirs } = require('../test/support/create-test-app') as typeof import('../test/support/create-test-app');
   const { STANDIN_PATH, freePortRange, httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
-  const { writeGgufFile } = require('../test/support/gguf-writer') as typeof import('../test/support/gguf-writer');
+  const { writeModel } = require('../test/e2e/fleet.helpers') as typeof import('../test/e2e/fleet.helpers');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const dirs = makeTestDirs('magi-bench-gw-');
   let binary = STANDIN_PATH;
   let count: number;
   if (mode === 'standin') {
     for (const name of Object.keys(STANDIN_MODELS)) {
-      await writeGgufFile(join(dirs.models, `${name}-1B-Q4_K_M.gguf`), {
-        architecture: 'llama',
-        name: `${name} 1B`,
-        basename: name,
-        sizeLabel: '1B',
-        fileType: 15,
-        vocabSize: 0,
-        parameterCount: 1e9,
-      });
+      await writeModel(dirs.models, name);
     }
     const config = join(dirs.root, 'standin-config.json');
     writeFileSync(config, JSON.stringify(Object.fromEntries(Object.entries(STANDIN_MODELS).map(([n, c]) => [`${n}_1b_q4km`, c]))));
