@@ -8,7 +8,7 @@ import { toAppError, writeError } from './common/errors/all-exceptions.filter';
 import { ValidationFailedError } from './common/errors/app-error';
 import { API_BODY_LIMITS, plainShapeProblem } from './common/validation/plain-shape';
 import { MagiConfig } from './config/magi-config';
-import { gatewayFastPath } from './gateway/gateway-fast-path';
+import { installGatewayListener } from './gateway/gateway-listener';
 import { GATEWAY_POST_PATHS } from './gateway/gateway-paths';
 import { GatewayService } from './gateway/gateway.service';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
@@ -51,7 +51,7 @@ function shapeClientErrors(app: NestExpressApplication): void {
     const raw = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 2048).toString('latin1') ?? '';
     const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? '';
     const body = JSON.stringify(
-      /^\/v1(\/|$|\?)/.test(path)
+      /^\/v1(\/|$|\?)/i.test(path)
         ? { error: { message, type: 'invalid_request_error', param: null, code: type === 'HeadersTooLarge' ? 'headers_too_large' : 'bad_request' } }
         : { error: type, message, details: {} },
     );
@@ -98,8 +98,14 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
     if (!err) return next();
     writeError(req, res, toAppError(err, req));
   });
-  app.use(gatewayFastPath(app.get(GatewayService)));
   shapeClientErrors(app);
+  // The gateway's POST routes are answered ahead of Express (gateway-listener.ts).
+  installGatewayListener(app.getHttpServer(), {
+    gateway: app.get(GatewayService),
+    auth: guard,
+    metrics: app.get(MetricsService),
+    maxBodyBytes: mb(config.gateway.maxBodyMb),
+  });
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true, tryItOutEnabled: false },

@@ -97,7 +97,7 @@ export class GatewayController {
     CHAT_STREAM_EXAMPLE,
   )
   chat(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.handle('chat', req, res);
+    return this.gateway.handle('chat', res, req.body);
   }
 
   @Post('completions')
@@ -119,7 +119,7 @@ export class GatewayController {
     COMPLETION_STREAM_EXAMPLE,
   )
   completions(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.handle('completions', req, res);
+    return this.gateway.handle('completions', res, req.body);
   }
 
   @Post('embeddings')
@@ -138,6 +138,6 @@ export class GatewayController {
     usage: { prompt_tokens: 5, total_tokens: 5 },
   })
   embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.handle('embeddings', req, res);
+    return this.gateway.handle('embeddings', res, req.body);
   }
 }

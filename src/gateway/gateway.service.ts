@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { Subscription } from 'rxjs';
 import { AppError, ValidationFailedError } from '../common/errors/app-error';
 import { MagiConfig } from '../config/magi-config';
@@ -193,14 +193,18 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     for (const s of this.subscriptions) s.unsubscribe();
   }
 
-  /** Answers one gateway request: routes it, forwards it, streams the answer into `res`. */
-  async handle(endpoint: GatewayEndpoint, req: Request, res: Response): Promise<void> {
+  /**
+   * Answers one gateway request: routes it, forwards it, streams the answer into `res`.
+   * `rawBody` is the request body as received (bytes). Errors before the answer started
+   * are thrown for the caller's error writer.
+   */
+  async handle(endpoint: GatewayEndpoint, res: ServerResponse, rawBody: unknown): Promise<void> {
     const t0 = performance.now();
     const outcome: Outcome = { label: 'unknown', modelId: null, upstream: null, status: 0, usage: null, error: null, retried: false };
     let requested: string | null = null;
     let stream = false;
     try {
-      const body = parseBody(req.body);
+      const body = parseBody(rawBody);
       requested = body.model;
       stream = body.stream;
       const profile = this.activeProfile();
@@ -307,7 +311,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     body: RequestBody,
     first: Route & { kind: 'fleet' },
     strategy: BalancingStrategy | null,
-    res: Response,
+    res: ServerResponse,
     outcome: Outcome,
   ): Promise<void> {
     let route = first;
@@ -359,7 +363,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     endpoint: GatewayEndpoint,
     body: RequestBody,
     upstream: Upstream,
-    res: Response,
+    res: ServerResponse,
     outcome: Outcome,
   ): Promise<ForwardResult> {
     const key = upstreamKey(upstream);
@@ -411,7 +415,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     endpoint: GatewayEndpoint,
     body: RequestBody,
     model: string,
-    res: Response,
+    res: ServerResponse,
     outcome: Outcome,
   ): Promise<void> {
     const lite = this.liteLlm!;
@@ -445,7 +449,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     model: string,
     endpoint: GatewayEndpoint,
     route: Route & { kind: 'fleet' },
-    res: Response,
+    res: ServerResponse,
   ): Promise<Route & { kind: 'fleet' }> {
     const name = route.target.kind === 'model' ? route.target.modelId : route.target.tier;
     return new Promise((resolve, reject) => {

@@ -1,18 +1,22 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { MetricsService } from './metrics.service';
 
 /**
- * Records every request's duration labelled by its route template (never the raw URL,
- * so label cardinality stays bounded); unmatched paths share one label.
+ * Observes one request's duration once its answer is sent, labelled by `route()` read at
+ * that moment (the route template, never the raw URL, so label cardinality stays bounded).
  */
+export function observeHttpRequest(metrics: MetricsService, method: string, res: ServerResponse, route: () => string): void {
+  const t0 = performance.now();
+  res.once('finish', () => {
+    metrics.httpDuration.observe({ method, route: route(), status: String(res.statusCode) }, (performance.now() - t0) / 1000);
+  });
+}
+
+/** Every request Express serves, by its matched route template; unmatched paths share one label. */
 export function httpMetricsMiddleware(metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const end = metrics.httpDuration.startTimer();
-    res.once('finish', () => {
-      // Routes served ahead of Nest's router (the gateway) name their template in res.locals.
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : ((res.locals.routeTemplate as string | undefined) ?? 'unmatched');
-      end({ method: req.method, route, status: String(res.statusCode) });
-    });
+    observeHttpRequest(metrics, req.method, res, () => (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched'));
     next();
   };
 }

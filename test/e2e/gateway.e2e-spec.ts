@@ -521,6 +521,83 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
   });
 
+  describe('the raw listener ahead of Express', () => {
+    /** Sends `chunks` one write at a time with chunked transfer encoding (no Content-Length). */
+    const sendChunked = (path: string, chunks: Buffer[], headers: Record<string, string>): Promise<Answer> =>
+      new Promise((resolve, reject) => {
+        const req = http.request(`${url}${path}`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', ...headers } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }));
+        });
+        req.on('error', reject);
+        for (const c of chunks) req.write(c);
+        req.end();
+      });
+    /** A fast-tier model whose server is ready now (the failure tests above kill and unlisten some). */
+    const readyFast = async (): Promise<string> => {
+      let id = '';
+      await waitFor(
+        async () => {
+          const ready = (await servers(url)).filter((s) => s.state === 'ready' && FAST.some((f) => idOf(f) === s.modelId));
+          for (const s of ready) {
+            if ((await post(`${url}/v1/chat/completions`, chat(s.modelId))).status === 200) {
+              id = s.modelId;
+              return true;
+            }
+          }
+          return false;
+        },
+        20000,
+        100,
+        'a ready fast server',
+      );
+      return id;
+    };
+
+    it('serves the routes with a query string, and their other spellings through Express the same way', async () => {
+      const model = await readyFast();
+      for (const path of ['/v1/chat/completions?trace=1', '/v1/chat/completions/', '/V1/Chat/Completions']) {
+        const res = await post(`${url}${path}`, chat(model));
+        expect([path, res.status, res.headers['x-magi-model'], res.json().object]).toEqual([path, 200, model, 'chat.completion']);
+        const denied = await post(`${url}${path}`, chat(model), {});
+        expect([path, denied.status, isOpenAiError(denied.json(), 'invalid_api_key')]).toEqual([path, 401, true]);
+      }
+    });
+
+    it('reads a chunked body of many writes whole, and answers 413 once a chunked body passes the limit', async () => {
+      const model = await readyFast();
+      const body = Buffer.from(JSON.stringify(chat(model, { user: 'u'.repeat(200_000) })));
+      const parts = Array.from({ length: 50 }, (_, i) => body.subarray(Math.floor((i * body.length) / 50), Math.floor(((i + 1) * body.length) / 50)));
+      const ok = await sendChunked('/v1/chat/completions', parts, {});
+      expect([ok.status, ok.headers['x-magi-model']]).toEqual([200, model]);
+      const big = await sendChunked('/v1/chat/completions', Array.from({ length: 12 }, () => Buffer.alloc(100_000, 0x20)), {});
+      expect(big.status).toBe(413);
+      expect(isOpenAiError(big.json(), 'payload_too_large')).toBe(true);
+      // the connection's next request is still answered
+      expect((await post(`${url}/v1/chat/completions`, chat(model))).status).toBe(200);
+    });
+
+    it('is 415 for a compressed body, which it does not inflate', async () => {
+      const res = await sendChunked('/v1/chat/completions', [Buffer.from('not really gzip')], { 'content-encoding': 'gzip' });
+      expect(res.status).toBe(415);
+      expect(isOpenAiError(res.json(), 'unsupported_content_encoding')).toBe(true);
+    });
+
+    it('counts its requests in magi_http_request_duration_seconds under the route template', async () => {
+      const model = await readyFast();
+      const labels = { method: 'POST', route: '/v1/chat/completions', status: '200' };
+      const before = await metric(url, 'magi_http_request_duration_seconds_count', labels);
+      for (let i = 0; i < 3; i++) expect((await post(`${url}/v1/chat/completions?i=${i}`, chat(model))).status).toBe(200);
+      expect(await metric(url, 'magi_http_request_duration_seconds_count', labels)).toBe(before + 3);
+      const unauthorized = { ...labels, status: '401' };
+      const denied = await metric(url, 'magi_http_request_duration_seconds_count', unauthorized);
+      await post(`${url}/v1/chat/completions`, chat(model), {});
+      expect(await metric(url, 'magi_http_request_duration_seconds_count', unauthorized)).toBe(denied + 1);
+    });
+  });
+
   describe('metrics', () => {
     it('has requests, errors, in-flight, latency and tokens per model in /metrics', async () => {
       const model = idOf(FAST[0]);

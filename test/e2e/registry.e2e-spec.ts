@@ -308,6 +308,15 @@ describe('Auth', () => {
     await request(t.url).get('/api/nope').expect(401);
   });
 
+  it('protects the routes in any letter case, as Express matches them case-insensitively', async () => {
+    for (const path of ['/API/models/registry', '/Api/Models/Registry', '/V1/models']) {
+      const res = await request(t.url).get(path);
+      expect([path, res.status]).toEqual([path, 401]);
+    }
+    const v1 = await request(t.url).post('/V1/Chat/Completions').send({ model: 'x' }).expect(401);
+    expect(v1.body.error).toMatchObject({ code: 'invalid_api_key' });
+  });
+
   it('keeps probes and docs open', async () => {
     await request(t.url).get('/health/live').expect(200);
     await request(t.url).get('/docs-json').expect(200);

@@ -9,7 +9,7 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /** True when `path` is behind the token: /api and /v1 routes (API.md §1). */
 export function isProtectedPath(path: string): boolean {
-  return /^\/(api|v1)(\/|$)/.test(path);
+  return /^\/(api|v1)(\/|$)/i.test(path);
 }
 
 /**
@@ -31,9 +31,13 @@ export class BearerAuthService {
 
   /** Throws UnauthorizedError unless the request may pass. */
   check(req: Request): void {
-    if (!this.enabled || !isProtectedPath(req.path)) return;
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    this.authorize(req.path, req.headers.authorization);
+  }
+
+  /** The same check from a request's path and its Authorization header (the gateway's raw listener). */
+  authorize(path: string, authorization: string | undefined): void {
+    if (!this.enabled || !isProtectedPath(path)) return;
+    const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
     if (!match) throw new UnauthorizedError('Missing bearer token');
     const given = digest(match[1]);
     let ok = false;

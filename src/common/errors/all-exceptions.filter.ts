@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { AppError } from './app-error';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError, PayloadTooLargeError } from './app-error';
 
 export interface ErrorBody {
   error: string;
@@ -58,7 +59,7 @@ export function toAppError(exception: unknown, req?: Request): AppError {
   const bpStatus = bp?.status ?? bp?.statusCode;
   if (bp && typeof bpStatus === 'number' && bpStatus >= 400 && bpStatus < 500 && bp.expose !== false) {
     if (bpStatus === 413 || bp.type === 'entity.too.large') {
-      return new AppError('PayloadTooLarge', 413, 'Request body is too large', {}, 'payload_too_large');
+      return new PayloadTooLargeError();
     }
     if (bp.type === 'entity.parse.failed') {
       return new AppError('ValidationFailed', 400, 'Request body is not valid JSON', {}, 'invalid_json');
@@ -82,7 +83,7 @@ function snake(type: string): string {
 }
 
 /** Writes an error in the one shape of API.md §1, or OpenAI's shape under /v1. */
-export function writeError(req: Request | undefined, res: Response, error: AppError): void {
+export function writeError(req: IncomingMessage | undefined, res: ServerResponse, error: AppError): void {
   // An SSE stream or a proxied answer has already started: nothing more can be said.
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
@@ -90,9 +91,9 @@ export function writeError(req: Request | undefined, res: Response, error: AppEr
   }
   for (const [k, v] of Object.entries(error.headers ?? {})) res.setHeader(k, v);
   if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-  const path = req?.path ?? '';
+  // Express matches routes case-insensitively, so /V1/... is an OpenAI route too.
   const body =
-    path === '/v1' || path.startsWith('/v1/')
+    req && /^\/v1(\/|$)/i.test(pathOf(req))
       ? {
           error: {
             message: error.message,
@@ -102,7 +103,19 @@ export function writeError(req: Request | undefined, res: Response, error: AppEr
           },
         }
       : ({ error: error.type, message: error.message, details: error.details } satisfies ErrorBody);
-  res.status(error.status || HttpStatus.INTERNAL_SERVER_ERROR).json(body);
+  // Plain Node calls, so the same writer serves Express and the gateway's raw listener.
+  res.statusCode = error.status || HttpStatus.INTERNAL_SERVER_ERROR;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+/** The path of a request without its query: Express's `req.path`, or cut from the raw URL. */
+export function pathOf(req: IncomingMessage): string {
+  const express = (req as Partial<Request>).path;
+  if (typeof express === 'string') return express;
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 /** The global filter: every exception leaves through writeError, stacks only reach the log. */

@@ -58,3 +58,10 @@ export class UnauthorizedError extends AppError {
     super('Unauthorized', 401, message, {}, 'invalid_api_key', { 'WWW-Authenticate': 'Bearer' });
   }
 }
+
+/** A body over its route's limit (body-parser's errors map to it too). */
+export class PayloadTooLargeError extends AppError {
+  constructor() {
+    super('PayloadTooLarge', 413, 'Request body is too large', {}, 'payload_too_large');
+  }
+}

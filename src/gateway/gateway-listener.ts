@@ -1,0 +1,129 @@
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { BearerAuthService } from '../common/auth/bearer-auth.service';
+import { toAppError, writeError } from '../common/errors/all-exceptions.filter';
+import { AppError, PayloadTooLargeError } from '../common/errors/app-error';
+import { MetricsService } from '../metrics/metrics.service';
+import { observeHttpRequest } from '../metrics/http-metrics.middleware';
+import { GATEWAY_POST_PATHS } from './gateway-paths';
+import type { GatewayEndpoint } from './route';
+import { GatewayService } from './gateway.service';
+
+const ENDPOINTS = new Map<string, GatewayEndpoint>([
+  [GATEWAY_POST_PATHS[0], 'chat'],
+  [GATEWAY_POST_PATHS[1], 'completions'],
+  [GATEWAY_POST_PATHS[2], 'embeddings'],
+]);
+
+export interface GatewayListenerOptions {
+  gateway: GatewayService;
+  auth: BearerAuthService;
+  metrics: MetricsService;
+  /** GATEWAY_MAX_BODY_MB in bytes. */
+  maxBodyBytes: number;
+}
+
+class UnsupportedEncodingError extends AppError {
+  constructor(encoding: string) {
+    super(
+      'UnsupportedMediaType',
+      415,
+      `Content-Encoding '${encoding.slice(0, 40)}' is not supported: send the body uncompressed`,
+      {},
+      'unsupported_content_encoding',
+    );
+  }
+}
+
+/**
+ * Reads a request body as bytes, at most `limit` of them. Resolves null when the client
+ * went away first. Past the limit the rest is read and dropped (so the 413 reaches a
+ * client that is still sending), never kept.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    req.resume();
+    return Promise.reject(new UnsupportedEncodingError(encoding));
+  }
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(new PayloadTooLargeError());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        done();
+        req.resume();
+        reject(new PayloadTooLargeError());
+      } else chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onClose = (): void => {
+      done();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+  });
+}
+
+/**
+ * The gateway's hot path: its three POST routes served straight from Node's `request`
+ * event, ahead of Express. Express's router, body parser and Nest's request pipeline cost
+ * about 0.3 ms per request — more than the proxying itself — so on this path only what
+ * the route needs runs: the bearer check, HTTP metrics, the body read with its limit, and
+ * GatewayService (which logs its own line per request). Everything else, including these
+ * paths spelled differently (trailing slash, other case), goes to Express as before,
+ * where GatewayController serves them the same way and documents them for Swagger.
+ */
+export function gatewayRequestHandler(options: GatewayListenerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const { gateway, auth, metrics, maxBodyBytes } = options;
+  const fail = (req: IncomingMessage, res: ServerResponse, e: unknown): void => writeError(req, res, toAppError(e));
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const endpoint = ENDPOINTS.get(path);
+    if (endpoint === undefined) return false;
+    observeHttpRequest(metrics, 'POST', res, () => path);
+    try {
+      auth.authorize(path, req.headers.authorization);
+    } catch (e) {
+      req.resume();
+      fail(req, res, e);
+      return true;
+    }
+    readBody(req, maxBodyBytes).then(
+      (body) => {
+        if (body !== null) gateway.handle(endpoint, res, body).catch((e: unknown) => fail(req, res, e));
+      },
+      (e: unknown) => fail(req, res, e),
+    );
+    return true;
+  };
+}
+
+/** Puts the gateway's handler in front of the server's own request listener (Express). */
+export function installGatewayListener(server: Server, options: GatewayListenerOptions): void {
+  const handler = gatewayRequestHandler(options);
+  const rest = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (handler(req, res)) return;
+    for (const listener of rest) listener.call(server, req, res);
+  });
+}
