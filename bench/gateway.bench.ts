@@ -11,12 +11,15 @@
  * - with LLAMA_SERVER_PATH (a real llama-server) and BENCH_LLAMA_MODEL (a .gguf file), the
  *   same direct-vs-MAGI comparison against the real server.
  *
- * Knobs: BENCH_GATEWAY_SECONDS (per measurement, default 5), BENCH_GATEWAY_REQUESTS,
- * BENCH_GATEWAY_LOG_LEVEL (MAGI's LOG_LEVEL, default info: the gateway's log line
- * per request, to /dev/null).
+ * Knobs: BENCH_GATEWAY_SECONDS (per measurement, default 5), BENCH_GATEWAY_ROUNDS
+ * (alternating direct/MAGI rounds per cell, default 3, medians reported),
+ * BENCH_GATEWAY_REQUESTS, BENCH_GATEWAY_LOG_LEVEL (MAGI's LOG_LEVEL, default info: the
+ * gateway's log line per request, to /dev/null), BENCH_GATEWAY_LOADGEN=node (the undici
+ * loop instead of wrk for non-streamed load).
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import { fmt, load, LoadResult } from './support';
@@ -25,6 +28,15 @@ const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5);
 const TOTAL = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 100_000);
 const LOG_LEVEL = process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info';
 const CPU_REQUESTS = Math.min(20_000, TOTAL);
+/** Direct and through-MAGI runs alternate this many times per cell; the tables give the medians. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3));
+/**
+ * The non-streamed load generator: wrk (C, epoll; `apt-get install wrk`) when it is on
+ * PATH, else the undici loop below. On a 2-core machine the generator's own CPU competes
+ * with the stand-in and MAGI, and the undici loop spends ~100 µs of it per request
+ * against wrk's ~15 µs; BENCH_GATEWAY_LOADGEN=node forces the loop.
+ */
+const WRK = process.env.BENCH_GATEWAY_LOADGEN !== 'node' && spawnSync('wrk', ['--version']).error === undefined;
 
 type Mode = 'standin' | 'real';
 
@@ -158,11 +170,42 @@ function startMagi(mode: Mode, logLevel = LOG_LEVEL): Promise<Magi> {
 const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: maxTokens, stream });
 
+/** wrk's duration with its unit (`6.21ms`, `850.00us`, `1.02s`) in ms. */
+function wrkMs(text: string): number {
+  const m = /([\d.]+)(us|ms|s)\b/.exec(text);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+/** One wrk run (1 thread, `connections` connections) POSTing `body`. */
+function wrkLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'magi-wrk-'));
+  const script = join(dir, 'post.lua');
+  writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
+  return new Promise((resolvePromise, reject) => {
+    execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], (err, out) => {
+      rmSync(dir, { recursive: true, force: true });
+      if (err) return reject(err);
+      const line = (re: RegExp) => re.exec(out)?.[1] ?? '';
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      resolvePromise({
+        rps: Number(line(/Requests\/sec:\s+([\d.]+)/)),
+        p50: wrkMs(line(/^\s+50%\s+(\S+)/m)),
+        p99: wrkMs(line(/^\s+99%\s+(\S+)/m)),
+        errors: socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+        non2xx: Number(line(/Non-2xx or 3xx responses:\s+(\d+)/) || 0),
+      });
+    });
+  });
+}
+
 /**
- * Non-streamed load through the same undici loop as the streamed one: autocannon reports
- * whole milliseconds, too coarse for a sub-millisecond overhead target.
+ * Non-streamed load: wrk when available, else the undici loop of the streamed runs
+ * (not autocannon, which reports whole milliseconds, too coarse for a sub-millisecond target).
  */
 async function jsonLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+  if (WRK) return wrkLoad(url, body, connections, seconds);
   const r = await streamLoad(url, body, connections, seconds);
   return { rps: r.rps, p50: r.totalP50, p99: r.totalP99, errors: r.errors, non2xx: 0 };
 }
@@ -223,7 +266,21 @@ interface Pair<T> {
   magi: T;
 }
 
-/** Direct vs through MAGI at 1 and 16 connections, non-streaming and streaming. */
+/** The element-wise median of `runs` (each field on its own). */
+function median<T extends object>(runs: T[]): T {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(runs[0])) {
+    const values = runs.map((r) => (r as Record<string, number>)[key]).sort((a, b) => a - b);
+    out[key] = values[Math.floor(values.length / 2)];
+  }
+  return out as T;
+}
+
+/**
+ * Direct vs through MAGI at 1 and 16 connections, non-streaming and streaming: ROUNDS
+ * alternating runs per cell (direct, MAGI, direct, …) so drift on a shared machine hits
+ * both sides alike; each side's median.
+ */
 async function compare(
   magiUrl: string,
   jsonTarget: { port: number; modelId: string },
@@ -242,8 +299,14 @@ async function compare(
   await jsonLoad(direct(jsonTarget.port), jb, 16, 1);
   await streamLoad(via, sb, 16, 1);
   for (const c of [1, 16]) {
-    json.set(c, { direct: await jsonLoad(direct(jsonTarget.port), jb, c, seconds), magi: await jsonLoad(via, jb, c, seconds) });
-    stream.set(c, { direct: await streamLoad(direct(streamTarget.port), sb, c, seconds), magi: await streamLoad(via, sb, c, seconds) });
+    const j: Array<Pair<LoadResult>> = [];
+    const st: Array<Pair<StreamResult>> = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      j.push({ direct: await jsonLoad(direct(jsonTarget.port), jb, c, seconds), magi: await jsonLoad(via, jb, c, seconds) });
+      st.push({ direct: await streamLoad(direct(streamTarget.port), sb, c, seconds), magi: await streamLoad(via, sb, c, seconds) });
+    }
+    json.set(c, { direct: median(j.map((x) => x.direct)), magi: median(j.map((x) => x.magi)) });
+    stream.set(c, { direct: median(st.map((x) => x.direct)), magi: median(st.map((x) => x.magi)) });
   }
   return { json, stream };
 }
@@ -293,9 +356,10 @@ export async function run(): Promise<string> {
     const stream = magi.info.servers.find((s) => s.modelId.startsWith('stream'))!;
     const r = await compare(magi.info.url, five, stream, SECONDS, 5);
     out.push(
-      `Direct to a llama-server stand-in vs through MAGI (routed by model id), ${SECONDS} s per cell, same machine. ` +
-        'JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer. SSE: first chunk after ' +
-        '5 ms, then one every 5 ms; latency columns are the time to the first body chunk (undici client). ' +
+      `Direct to a llama-server stand-in vs through MAGI (routed by model id), same machine: ${ROUNDS} alternating ` +
+        `rounds of ${SECONDS} s per cell (direct, MAGI, direct, …), each side's median. ` +
+        `JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer; load from ${WRK ? 'wrk (1 thread)' : 'an undici loop'}. ` +
+        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body chunk (undici loop). ' +
         `MAGI logs at \`${LOG_LEVEL}\` (one JSON line per request, the gateway's own, to /dev/null).`,
       '',
       ...comparisonTable(r),

@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { PinoLogger } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import { Subscription } from 'rxjs';
 import { AppError, ValidationFailedError } from '../common/errors/app-error';
 import { MagiConfig } from '../config/magi-config';
@@ -140,6 +142,11 @@ function errorCodeOf(e: unknown): GatewayErrorCode {
 @Injectable()
 export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayService.name);
+  /**
+   * The per-request line goes straight to pino (the root logger nestjs-pino configured,
+   * same level, redaction and output), skipping Nest's Logger layers on the hot path.
+   */
+  private requestLog: Pino | null = null;
   private readonly balancer = new Balancer();
   private readonly metrics: GatewayMetrics;
   /** Requests in flight per upstream (`host:port`), for `least_loaded`. */
@@ -174,6 +181,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
+    this.requestLog = (PinoLogger.root as Pino | undefined)?.child({ context: GatewayService.name }) ?? null;
     this.subscriptions.push(
       this.fleet.stateChanges$.subscribe(() => {
         this.snapshot = null;
@@ -248,7 +256,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
         retried: outcome.retried,
         ...(outcome.error ? { error: outcome.error } : {}),
       };
-      if (outcome.status >= 500 || outcome.error === 'stream_broken') this.logger.warn(line, 'Gateway request failed');
+      const log = this.requestLog;
+      if (outcome.status >= 500 || outcome.error === 'stream_broken') {
+        if (log) log.warn(line, 'Gateway request failed');
+        else this.logger.warn(line, 'Gateway request failed');
+      } else if (log) log.info(line, 'Gateway request');
       else this.logger.log(line, 'Gateway request');
     }
   }

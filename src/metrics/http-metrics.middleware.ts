@@ -8,9 +8,7 @@ import { MetricsService } from './metrics.service';
  */
 export function observeHttpRequest(metrics: MetricsService, method: string, res: ServerResponse, route: () => string): void {
   const t0 = performance.now();
-  res.once('finish', () => {
-    metrics.httpDuration.observe({ method, route: route(), status: String(res.statusCode) }, (performance.now() - t0) / 1000);
-  });
+  res.once('finish', () => metrics.httpDurationOf(method, route(), res.statusCode).observe((performance.now() - t0) / 1000));
 }
 
 /** Every request Express serves, by its matched route template; unmatched paths share one label. */

@@ -14,6 +14,8 @@ type HistogramConfig<T extends string> = ConstructorParameters<typeof Histogram<
 export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Label-bound children of httpDuration (routes are templates, so the set stays small). */
+  private readonly httpChildren = new Map<string, Histogram.Internal<'method' | 'route' | 'status'>>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'magi_process_' });
@@ -23,6 +25,17 @@ export class MetricsService {
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
+  }
+
+  /** The httpDuration series of one method, route template and status, without per-call label hashing. */
+  httpDurationOf(method: string, route: string, status: number): Histogram.Internal<'method' | 'route' | 'status'> {
+    const key = `${method} ${status} ${route}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels({ method, route, status: String(status) });
+      this.httpChildren.set(key, child);
+    }
+    return child;
   }
 
   gauge<T extends string>(config: GaugeConfig<T>): Gauge<T> {
