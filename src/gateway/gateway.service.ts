@@ -181,7 +181,9 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.requestLog = (PinoLogger.root as Pino | undefined)?.child({ context: GatewayService.name }) ?? null;
+    // Without redaction: the line has no header, key or token field, and the redaction
+    // pass (which walks every key for `*.apiKey` and `*.token`) cost as much as the line.
+    this.requestLog = (PinoLogger.root as Pino | undefined)?.child({ context: GatewayService.name }, { redact: [] }) ?? null;
     this.subscriptions.push(
       this.fleet.stateChanges$.subscribe(() => {
         this.snapshot = null;
