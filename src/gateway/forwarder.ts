@@ -119,7 +119,9 @@ export class Forwarder implements OnModuleDestroy {
       let status: number | null = null;
       let ttfbMs = 0;
       let clientGone = false;
-      let tail: Buffer | null = null;
+      // The answer's last chunks, at least TAIL_BYTES of them once that many came (joined once, at the end).
+      const tail: Buffer[] = [];
+      let tailBytes = 0;
       let settled = false;
 
       const settle = (result: ForwardResult): void => {
@@ -157,12 +159,9 @@ export class Forwarder implements OnModuleDestroy {
         },
         onResponseData(c, chunk) {
           if (status === 200) {
-            if (chunk.length >= TAIL_BYTES) tail = chunk.subarray(chunk.length - TAIL_BYTES);
-            else if (!tail) tail = chunk;
-            else {
-              const joined = Buffer.concat([tail, chunk]);
-              tail = joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined;
-            }
+            tail.push(chunk);
+            tailBytes += chunk.length;
+            while (tailBytes - tail[0].length >= TAIL_BYTES) tailBytes -= tail.shift()!.length;
           }
           if (!res.write(chunk) && !draining) {
             draining = true;
@@ -172,7 +171,7 @@ export class Forwarder implements OnModuleDestroy {
         },
         onResponseEnd() {
           res.end();
-          const usage = tail ? readUsage(tail.toString('latin1')) : null;
+          const usage = tail.length > 0 ? readUsage(Buffer.concat(tail, tailBytes).toString('latin1', Math.max(0, tailBytes - TAIL_BYTES))) : null;
           settle({ outcome: 'completed', status: status ?? 502, usage, ttfbMs });
         },
         onResponseError(_c, error) {

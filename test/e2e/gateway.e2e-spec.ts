@@ -357,6 +357,8 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
 
   describe('streaming', () => {
     it('passes each chunk through as the server writes it (first chunk before the last is written)', async () => {
+      const doneEvents = () => env.events().filter((l) => l.startsWith('done ') && l.includes(`alias=${idOf(DELTA)}`));
+      const doneBefore = doneEvents().length;
       const stream = openStream(`${url}/v1/chat/completions`, chat(idOf(DELTA), { stream: true, max_tokens: 5 }));
       const res = await stream.res;
       expect(res.statusCode).toBe(200);
@@ -367,11 +369,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       const slots = (await get(`http://127.0.0.1:${ports.get(idOf(DELTA))}/slots`, {})).json();
       expect(slots.some((s: { is_processing: boolean }) => s.is_processing)).toBe(true);
       const body = await stream.done;
-      const doneEvent = env
-        .events()
-        .filter((l) => l.startsWith('done ') && l.includes(`alias=${idOf(DELTA)}`))
-        .pop();
-      expect(doneEvent).toBeDefined();
+      // The stand-in records `done` once its answer is written, which may be just after the client saw the end.
+      await waitFor(async () => doneEvents().length > doneBefore, 5000, 10, 'the done event of this request');
+      const doneEvent = doneEvents()[doneBefore];
       const doneAt = Number(/ t=(\d+)/.exec(doneEvent!)![1]);
       expect(first.at).toBeLessThan(doneAt);
       // Chunks arrived separately, over time — not as one buffered block at the end.
