@@ -139,6 +139,45 @@ describe('Forwarder.forward', () => {
     await waitFor(async () => !(await httpRequest(`${standin.url}/slots`)).json()[0].is_processing, 1000, 10, 'slot freed');
   });
 
+  it('sends an SSE head at once when the first event is not there yet, and passes an event that came with its head', async () => {
+    // An upstream that flushes its head, then writes the first event `gap` ms later.
+    const upstream = http.createServer((req, res) => {
+      const gap = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('gap'));
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (gap === 0) return res.end('data: [DONE]\n\n');
+      res.flushHeaders();
+      setTimeout(() => res.end('data: [DONE]\n\n'), gap);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const timing = (gap: number) => {
+      target = { ...toStandin(), origin, path: `/sse?gap=${gap}` };
+      const t0 = Date.now();
+      const req = http.request(`${proxyUrl}/x`, { method: 'POST', agent: false });
+      const times = new Promise<{ head: number; data: number; firstData: string }>((resolve) =>
+        req.on('response', (r) => {
+          const head = Date.now() - t0;
+          r.setEncoding('utf8');
+          r.once('data', (d: string) => resolve({ head, data: Date.now() - t0, firstData: d }));
+        }),
+      );
+      req.end('{}');
+      return times;
+    };
+    try {
+      const late = await timing(150);
+      expect(late.data - late.head).toBeGreaterThanOrEqual(100);
+      expect(await last).toMatchObject({ outcome: 'completed', status: 200 });
+      const together = await timing(0);
+      expect(together.firstData).toBe('data: [DONE]\n\n');
+      expect(await last).toMatchObject({ outcome: 'completed', status: 200 });
+    } finally {
+      sut.drop(origin);
+      await new Promise((r) => upstream.close(r));
+    }
+  });
+
   it('keeps only the pools it is told to retain', () => {
     expect(sut.origins()).toEqual(expect.arrayContaining([standin.url]));
     sut.retain(new Set([standin.url]));

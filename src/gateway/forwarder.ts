@@ -138,6 +138,8 @@ export class Forwarder implements OnModuleDestroy {
         // Not yet dispatched onto a socket: onRequestStart aborts it.
       };
       let draining = false;
+      /** Some of the body was written (so the head went with it). */
+      let wrote = false;
       const onDrain = (): void => {
         draining = false;
         controller?.resume();
@@ -154,8 +156,13 @@ export class Forwarder implements OnModuleDestroy {
           status = statusCode;
           ttfbMs = performance.now() - t0;
           res.writeHead(statusCode, answerHeaders(headers, request.answerHeaders));
-          // SSE: the head goes out now, not with the first token.
-          if (String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
+          // SSE: the head goes out now, not with the first token — unless that token came in
+          // the same read (undici hands it over before the tick ends): then both leave in one write.
+          if (String(headers['content-type'] ?? '').startsWith('text/event-stream')) {
+            process.nextTick(() => {
+              if (!wrote && !res.destroyed) res.flushHeaders();
+            });
+          }
         },
         onResponseData(c, chunk) {
           if (status === 200) {
@@ -163,6 +170,7 @@ export class Forwarder implements OnModuleDestroy {
             tailBytes += chunk.length;
             while (tailBytes - tail[0].length >= TAIL_BYTES) tailBytes -= tail.shift()!.length;
           }
+          wrote = true;
           if (!res.write(chunk) && !draining) {
             draining = true;
             c.pause();
