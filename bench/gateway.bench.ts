@@ -14,14 +14,14 @@
  * Knobs: BENCH_GATEWAY_SECONDS (per measurement, default 5), BENCH_GATEWAY_ROUNDS
  * (alternating direct/MAGI rounds per cell, default 3, medians reported),
  * BENCH_GATEWAY_REQUESTS, BENCH_GATEWAY_LOG_LEVEL (MAGI's LOG_LEVEL, default info: the
- * gateway's log line per request, to /dev/null), BENCH_GATEWAY_LOADGEN=node (the undici
+ * gateway's log line per request, to /dev/null), BENCH_GATEWAY_LOADGEN=node (the raw-socket
  * loop instead of wrk for non-streamed load).
  */
 import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { Pool } from 'undici';
+import { connect } from 'node:net';
 import { fmt, load, LoadResult } from './support';
 
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5);
@@ -32,9 +32,8 @@ const CPU_REQUESTS = Math.min(20_000, TOTAL);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3));
 /**
  * The non-streamed load generator: wrk (C, epoll; `apt-get install wrk`) when it is on
- * PATH, else the undici loop below. On a 2-core machine the generator's own CPU competes
- * with the stand-in and MAGI, and the undici loop spends ~100 µs of it per request
- * against wrk's ~15 µs; BENCH_GATEWAY_LOADGEN=node forces the loop.
+ * PATH, else the raw-socket loop below. On a 2-core machine the generator's own CPU
+ * competes with the stand-in and MAGI; BENCH_GATEWAY_LOADGEN=node forces the loop.
  */
 const WRK = process.env.BENCH_GATEWAY_LOADGEN !== 'node' && spawnSync('wrk', ['--version']).error === undefined;
 
@@ -201,7 +200,7 @@ function wrkLoad(url: string, body: string, connections: number, seconds: number
 }
 
 /**
- * Non-streamed load: wrk when available, else the undici loop of the streamed runs
+ * Non-streamed load: wrk when available, else the raw-socket loop of the streamed runs
  * (not autocannon, which reports whole milliseconds, too coarse for a sub-millisecond target).
  */
 async function jsonLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
@@ -224,41 +223,107 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** `connections` loops of streamed requests for `seconds`: time to the first body chunk and to the end. */
+/**
+ * One keep-alive connection's loop of POSTs until `deadline`: a minimal HTTP/1.1 client on
+ * a raw socket (Content-Length and chunked bodies), so that the load generator's own CPU
+ * per request and per chunk stays small beside the stand-in's and MAGI's on a shared
+ * machine. Records the time to the first body byte and to the end of each answer.
+ */
+function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: number[]; total: number[]; errors: number }): Promise<void> {
+  return new Promise((resolveLoop) => {
+    const socket = connect(Number(u.port), u.hostname);
+    socket.setNoDelay(true);
+    let buf = '';
+    let t0 = 0;
+    let status = 0;
+    let head = true;
+    let chunked = false;
+    let length = 0; // Content-Length left, or the current chunk's size left
+    let sawBody = false;
+    const send = (): void => {
+      if (performance.now() >= deadline) {
+        socket.end();
+        return resolveLoop();
+      }
+      buf = '';
+      head = true;
+      sawBody = false;
+      t0 = performance.now();
+      socket.write(request);
+    };
+    const firstByte = (): void => {
+      if (sawBody) return;
+      sawBody = true;
+      out.ttfc.push(performance.now() - t0);
+    };
+    const finish = (): void => {
+      if (status === 200) out.total.push(performance.now() - t0);
+      else out.errors++;
+      send();
+    };
+    socket.setEncoding('latin1'); // one char per byte: lengths below are byte counts
+    socket.on('data', (data: string) => {
+      buf += data;
+      for (;;) {
+        if (head) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const lines = buf.slice(0, end).split('\r\n');
+          status = Number(lines[0].split(' ')[1]);
+          chunked = lines.some((l) => /^transfer-encoding:\s*chunked/i.test(l));
+          const cl = lines.find((l) => /^content-length:/i.test(l));
+          length = chunked ? -1 : Number(cl?.split(':')[1] ?? 0);
+          buf = buf.slice(end + 4);
+          head = false;
+          if (!chunked && length === 0) return finish();
+          continue;
+        }
+        if (!chunked) {
+          if (buf.length > 0) firstByte();
+          if (buf.length < length) return;
+          return finish();
+        }
+        if (length < 0) {
+          // a chunk-size line
+          const eol = buf.indexOf('\r\n');
+          if (eol < 0) return;
+          length = parseInt(buf.slice(0, eol), 16);
+          buf = buf.slice(eol + 2);
+          if (length === 0) {
+            if (buf.length < 2) return; // the last CRLF (no trailers from our upstreams)
+            return finish();
+          }
+          continue;
+        }
+        if (buf.length > 0) firstByte();
+        if (buf.length < length + 2) return;
+        buf = buf.slice(length + 2);
+        length = -1;
+      }
+    });
+    socket.on('error', () => {
+      out.errors++;
+      resolveLoop();
+    });
+    socket.on('connect', send);
+  });
+}
+
+/** `connections` loops of requests for `seconds`: time to the first body byte and to the end. */
 async function streamLoad(url: string, body: string, connections: number, seconds: number): Promise<StreamResult> {
   const u = new URL(url);
-  const pool = new Pool(u.origin, { connections, pipelining: 1 });
-  const ttfc: number[] = [];
-  const total: number[] = [];
-  let errors = 0;
+  const payload = Buffer.from(body);
+  const request = Buffer.concat([
+    Buffer.from(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`, 'latin1'),
+    payload,
+  ]);
+  const out = { ttfc: [] as number[], total: [] as number[], errors: 0 };
   const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        try {
-          const res = await pool.request({ path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body });
-          let first = true;
-          for await (const chunk of res.body) {
-            if (first && (chunk as Buffer).length > 0) {
-              ttfc.push(performance.now() - t0);
-              first = false;
-            }
-          }
-          if (res.statusCode !== 200) errors++;
-          else total.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
+  await Promise.all(Array.from({ length: connections }, () => connectionLoop(u, request, started + seconds * 1000, out)));
   const elapsed = (performance.now() - started) / 1000;
-  await pool.close();
-  ttfc.sort((a, b) => a - b);
-  total.sort((a, b) => a - b);
-  return { rps: total.length / elapsed, ttfcP50: quantile(ttfc, 0.5), ttfcP99: quantile(ttfc, 0.99), totalP50: quantile(total, 0.5), totalP99: quantile(total, 0.99), errors };
+  const ttfc = out.ttfc.sort((a, b) => a - b);
+  const total = out.total.sort((a, b) => a - b);
+  return { rps: total.length / elapsed, ttfcP50: quantile(ttfc, 0.5), ttfcP99: quantile(ttfc, 0.99), totalP50: quantile(total, 0.5), totalP99: quantile(total, 0.99), errors: out.errors };
 }
 
 interface Pair<T> {
@@ -287,9 +352,10 @@ async function compare(
   streamTarget: { port: number; modelId: string },
   seconds: number,
   maxTokens: number,
-): Promise<{ json: Map<number, Pair<LoadResult>>; stream: Map<number, Pair<StreamResult>> }> {
+): Promise<{ json: Map<number, Pair<LoadResult>>; stream: Map<number, Pair<StreamResult>>; rounds: string[] }> {
   const json = new Map<number, Pair<LoadResult>>();
   const stream = new Map<number, Pair<StreamResult>>();
+  const rounds: string[] = [];
   const direct = (port: number) => `http://127.0.0.1:${port}/v1/chat/completions`;
   const via = `${magiUrl}/v1/chat/completions`;
   const jb = chatBody(jsonTarget.modelId, false, maxTokens);
@@ -307,8 +373,10 @@ async function compare(
     }
     json.set(c, { direct: median(j.map((x) => x.direct)), magi: median(j.map((x) => x.magi)) });
     stream.set(c, { direct: median(st.map((x) => x.direct)), magi: median(st.map((x) => x.magi)) });
+    const each = (pairs: Array<Pair<{ rps: number }>>) => pairs.map((x) => `${fmt((x.magi.rps / x.direct.rps) * 100, 1)}%`).join(', ');
+    rounds.push(`${c} connection${c === 1 ? '' : 's'}: JSON ${each(j)}; SSE ${each(st)}`);
   }
-  return { json, stream };
+  return { json, stream, rounds };
 }
 
 function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
@@ -358,11 +426,13 @@ export async function run(): Promise<string> {
     out.push(
       `Direct to a llama-server stand-in vs through MAGI (routed by model id), same machine: ${ROUNDS} alternating ` +
         `rounds of ${SECONDS} s per cell (direct, MAGI, direct, …), each side's median. ` +
-        `JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer; load from ${WRK ? 'wrk (1 thread)' : 'an undici loop'}. ` +
-        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body chunk (undici loop). ' +
+        `JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer; load from ${WRK ? 'wrk (1 thread)' : 'a raw-socket Node client'}. ` +
+        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body byte (a raw-socket Node client, keep-alive). ' +
         `MAGI logs at \`${LOG_LEVEL}\` (one JSON line per request, the gateway's own, to /dev/null).`,
       '',
       ...comparisonTable(r),
+      '',
+      `MAGI / direct req/s of each round — ${r.rounds.join('; ')}.`,
       '',
     );
 
