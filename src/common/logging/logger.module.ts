@@ -1,7 +1,7 @@
 import { LoggerModule } from 'nestjs-pino';
-import pino from 'pino';
 import { MagiConfig } from '../../config/magi-config';
 import { magiConfig } from '../../config/magi-config.provider';
+import { stdoutDestination } from './coalescing-destination';
 
 /** Paths whose request logs are noise for operators (probes, scrapes). */
 const QUIET_PATHS = /^\/(health\/|metrics$)/;
@@ -10,10 +10,8 @@ const QUIET_PATHS = /^\/(health\/|metrics$)/;
  * JSON logs through pino. Request logs carry method, route, status and duration;
  * authorization headers and API keys are redacted at the source.
  *
- * Lines are written to stdout synchronously, one write(2) each. pino's default
- * destination writes through libuv's thread pool instead, and on a busy gateway (one
- * line per request) the hop to a pool thread and back cost more than the write itself;
- * a synchronous write also never loses the last lines of a crash.
+ * Lines go to stdout through one CoalescingDestination: the lines of one event-loop
+ * turn leave in one synchronous write at its end (see coalescing-destination.ts).
  */
 export const AppLoggerModule = LoggerModule.forRootAsync({
   inject: [magiConfig.KEY],
@@ -31,7 +29,7 @@ export const AppLoggerModule = LoggerModule.forRootAsync({
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
       },
-      pino.destination({ dest: 1, sync: true }),
+      stdoutDestination(),
     ],
   }),
 });
