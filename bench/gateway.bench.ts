@@ -401,6 +401,24 @@ function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
   return rows;
 }
 
+/** Issue 8's targets against the medians: ≥ 90% of direct req/s at 16 connections, ≤ 1 ms added at p50. */
+function targets(r: Awaited<ReturnType<typeof compare>>): string[] {
+  const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**');
+  const out: string[] = [];
+  const json16 = r.json.get(16)!;
+  const sse16 = r.stream.get(16)!;
+  const ratio = Math.min(json16.magi.rps / json16.direct.rps, sse16.magi.rps / sse16.direct.rps);
+  const added: Array<[string, number]> = [];
+  for (const [c, p] of r.json) added.push([`JSON ${c}`, p.magi.p50 - p.direct.p50]);
+  for (const [c, p] of r.stream) added.push([`SSE ${c}`, p.magi.ttfcP50 - p.direct.ttfcP50]);
+  const worst = added.reduce((a, b) => (b[1] > a[1] ? b : a));
+  out.push(
+    `Targets: at least 90% of direct throughput at 16 connections — ${verdict(ratio >= 0.9)} (${fmt((json16.magi.rps / json16.direct.rps) * 100, 1)}% non-streaming, ${fmt((sse16.magi.rps / sse16.direct.rps) * 100, 1)}% streaming); ` +
+      `at most 1 ms added at p50 — ${verdict(worst[1] <= 1)} (largest: +${fmt(worst[1], 2)} ms, ${worst[0]} connection${worst[0].endsWith(' 1') ? '' : 's'}).`,
+  );
+  return out;
+}
+
 /** µs of MAGI CPU (user + system) per request over `n` requests to the instant stand-in. */
 async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: number }> {
   const instant = magi.info.servers.find((s) => s.modelId.startsWith('instant'))!;
@@ -433,6 +451,8 @@ export async function run(): Promise<string> {
       ...comparisonTable(r),
       '',
       `MAGI / direct req/s of each round — ${r.rounds.join('; ')}.`,
+      '',
+      ...targets(r),
       '',
     );
 
