@@ -52,7 +52,7 @@ function ApiProxiedAnswer(model: Type<unknown>, example: unknown, streamExample?
       headers: MAGI_HEADERS,
       content: content as never,
     }),
-    ApiOpenAiErrors(400, 404, 413, 502, 503),
+    ApiOpenAiErrors(400, 404, 413, 415, 502, 503),
   );
 }
 

@@ -8,6 +8,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'Unknown model, profile, server or route',
   409: 'Conflict (exists, or the active profile)',
   413: 'Body too large',
+  415: 'Unsupported body encoding (a compressed body)',
   422: 'A stored file is not valid',
   502: 'An upstream answered with an error',
   503: 'A dependency is not ready or cannot be reached',
