@@ -143,8 +143,9 @@ function errorCodeOf(e: unknown): GatewayErrorCode {
 export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayService.name);
   /**
-   * The per-request line goes straight to pino (the root logger nestjs-pino configured,
-   * same level, redaction and output), skipping Nest's Logger layers on the hot path.
+   * The per-request line goes straight to pino (a child of the root logger nestjs-pino
+   * configured: same level and output), skipping Nest's Logger layers on the hot path.
+   * Null without nestjs-pino's LoggerModule; Nest's Logger is used then.
    */
   private requestLog: Pino | null = null;
   private readonly balancer = new Balancer();
