@@ -11,6 +11,7 @@ import type { ActiveProfile, Profile } from '../profiles/profile.types';
 import { ProfilesService } from '../profiles/profiles.service';
 import { RegistryService } from '../registry/registry.service';
 import { FleetService } from '../servers/fleet.service';
+import { AccessLine, AccessLog } from './access-log';
 import { ForwardRequest, ForwardResult, Forwarder, Usage } from './forwarder';
 import { GatewayErrorCode, GatewayMetrics } from './gateway-metrics';
 import { RequestBody, RequestBodyError, RequestBodyProblem, readRequestBody, withModel } from './request-body';
@@ -143,11 +144,11 @@ function errorCodeOf(e: unknown): GatewayErrorCode {
 export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayService.name);
   /**
-   * The per-request line goes straight to pino (a child of the root logger nestjs-pino
-   * configured: same level and output), skipping Nest's Logger layers on the hot path.
-   * Null without nestjs-pino's LoggerModule; Nest's Logger is used then.
+   * The per-request line (access-log.ts), on a child of the root logger nestjs-pino
+   * configured: same level and output, no Nest Logger layers on the hot path. Null without
+   * nestjs-pino's LoggerModule; Nest's Logger is used then.
    */
-  private requestLog: Pino | null = null;
+  private accessLog: AccessLog | null = null;
   private readonly balancer = new Balancer();
   private readonly metrics: GatewayMetrics;
   /** Requests in flight per upstream (`host:port`), for `least_loaded`. */
@@ -184,7 +185,8 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     // Without redaction: the line has no header, key or token field, and the redaction
     // pass (which walks every key for `*.apiKey` and `*.token`) cost as much as the line.
-    this.requestLog = (PinoLogger.root as Pino | undefined)?.child({ context: GatewayService.name }, { redact: [] }) ?? null;
+    const root = PinoLogger.root as Pino | undefined;
+    this.accessLog = root ? new AccessLog(root.child({ context: GatewayService.name }, { redact: [] })) : null;
     this.subscriptions.push(
       this.fleet.stateChanges$.subscribe(() => {
         this.snapshot = null;
@@ -248,7 +250,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       const ms = performance.now() - t0;
       const model = outcome.modelId ?? outcome.label;
       this.metrics.finished(model, endpoint, outcome.status, ms, outcome.usage, outcome.error);
-      const line = {
+      const line: AccessLine = {
         endpoint,
         model: requested === null ? null : requested.slice(0, 200),
         modelId: outcome.modelId,
@@ -257,13 +259,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
         durationMs: Math.round(ms * 10) / 10,
         stream,
         retried: outcome.retried,
-        ...(outcome.error ? { error: outcome.error } : {}),
+        error: outcome.error,
       };
-      const log = this.requestLog;
-      if (outcome.status >= 500 || outcome.error === 'stream_broken') {
-        if (log) log.warn(line, 'Gateway request failed');
-        else this.logger.warn(line, 'Gateway request failed');
-      } else if (log) log.info(line, 'Gateway request');
+      const failed = outcome.status >= 500 || outcome.error === 'stream_broken';
+      if (this.accessLog) this.accessLog.write(failed, line);
+      else if (failed) this.logger.warn(line, 'Gateway request failed');
       else this.logger.log(line, 'Gateway request');
     }
   }
