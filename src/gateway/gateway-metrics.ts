@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service';
 import type { GatewayEndpoint } from './route';
 import type { Usage } from './forwarder';
@@ -21,35 +21,50 @@ export type GatewayErrorCode =
  * cardinality is bounded by the registry.
  */
 export class GatewayMetrics {
-  private readonly requests: Counter<'model' | 'endpoint' | 'status'>;
   private readonly errors: Counter<'model' | 'endpoint' | 'code'>;
-  private readonly inFlight: Gauge<'model'>;
   private readonly duration: Histogram<'model' | 'endpoint'>;
   private readonly ttfb: Histogram<'model' | 'endpoint'>;
   private readonly promptTokens: Counter<'model'>;
   private readonly completionTokens: Counter<'model'>;
   private readonly retries: Counter<'model'>;
-  /** Label-bound children per model/endpoint/status, so the hot path skips label hashing. */
-  private readonly perModel = new Map<string, { inFlight: Gauge.Internal<'model'>; prompt: Counter.Internal; completion: Counter.Internal }>();
+  /** Requests in flight per model label, read by the gauge's collect(). */
+  private readonly inFlightCounts = new Map<string, number>();
+  /** Requests finished per series since the last scrape, added to the counter by its collect(). */
+  private readonly pendingRequests = new Map<string, { labels: { model: string; endpoint: string; status: string }; n: number }>();
+  /** Label-bound children per model/endpoint, so the hot path skips building label objects. */
+  private readonly perModel = new Map<string, { prompt: Counter.Internal; completion: Counter.Internal }>();
   private readonly perEndpoint = new Map<string, { duration: Histogram.Internal<'model' | 'endpoint'>; ttfb: Histogram.Internal<'model' | 'endpoint'> }>();
-  private readonly perStatus = new Map<string, Counter.Internal>();
 
   constructor(metrics: MetricsService) {
     const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-    this.requests = metrics.counter({
+    // Counted in plain numbers per series and added to the counter at scrape time.
+    const pending = this.pendingRequests;
+    metrics.counter<'model' | 'endpoint' | 'status'>({
       name: 'magi_gateway_requests_total',
       help: 'Gateway requests by model, endpoint and answer status',
       labelNames: ['model', 'endpoint', 'status'],
+      collect() {
+        for (const series of pending.values()) {
+          if (series.n === 0) continue;
+          this.inc(series.labels, series.n);
+          series.n = 0;
+        }
+      },
     });
     this.errors = metrics.counter({
       name: 'magi_gateway_errors_total',
       help: 'Gateway requests that failed, by model, endpoint and code (upstream_error = an upstream 4xx/5xx passed through)',
       labelNames: ['model', 'endpoint', 'code'],
     });
-    this.inFlight = metrics.gauge({
+    // Read at scrape time from plain counts: two prom-client calls per request saved.
+    const inFlight = this.inFlightCounts;
+    metrics.gauge<'model'>({
       name: 'magi_gateway_requests_in_flight',
       help: 'Gateway requests being answered, by model',
       labelNames: ['model'],
+      collect() {
+        for (const [model, n] of inFlight) this.set({ model }, n);
+      },
     });
     this.duration = metrics.histogram({
       name: 'magi_gateway_request_duration_seconds',
@@ -84,7 +99,6 @@ export class GatewayMetrics {
     let m = this.perModel.get(model);
     if (!m) {
       m = {
-        inFlight: this.inFlight.labels({ model }),
         prompt: this.promptTokens.labels({ model }),
         completion: this.completionTokens.labels({ model }),
       };
@@ -104,11 +118,11 @@ export class GatewayMetrics {
   }
 
   started(model: string): void {
-    this.model(model).inFlight.inc();
+    this.inFlightCounts.set(model, (this.inFlightCounts.get(model) ?? 0) + 1);
   }
 
   ended(model: string): void {
-    this.model(model).inFlight.dec();
+    this.inFlightCounts.set(model, (this.inFlightCounts.get(model) ?? 1) - 1);
   }
 
   retried(model: string): void {
@@ -129,12 +143,9 @@ export class GatewayMetrics {
     error: GatewayErrorCode | null,
   ): void {
     const key = `${model}\0${endpoint}\0${status}`;
-    let requests = this.perStatus.get(key);
-    if (!requests) {
-      requests = this.requests.labels({ model, endpoint, status: String(status) });
-      this.perStatus.set(key, requests);
-    }
-    requests.inc();
+    const series = this.pendingRequests.get(key);
+    if (series) series.n++;
+    else this.pendingRequests.set(key, { labels: { model, endpoint, status: String(status) }, n: 1 });
     this.endpoint(model, endpoint).duration.observe(ms / 1000);
     if (error) this.errors.inc({ model, endpoint, code: error });
     if (usage) {

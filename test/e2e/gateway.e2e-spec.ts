@@ -615,6 +615,15 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       expect(await metric(url, 'magi_gateway_errors_total', { code: 'upstream_error', model })).toBeGreaterThanOrEqual(1);
       const text = (await get(`${url}/metrics`, {})).body;
       expect(text).toContain(`magi_gateway_requests_in_flight{model="${model}"} 0`);
+      // A slow stream (300 ms between chunks) is in flight while it runs, and counted once when done.
+      const slow = idOf(DELTA);
+      const slowDone = await metric(url, 'magi_gateway_requests_total', { model: slow, endpoint: 'chat', status: '200' });
+      const stream = openStream(`${url}/v1/chat/completions`, chat(slow, { stream: true, max_tokens: 3 }));
+      await stream.firstContent;
+      expect(await metric(url, 'magi_gateway_requests_in_flight', { model: slow })).toBe(1);
+      await stream.done;
+      await waitFor(async () => (await metric(url, 'magi_gateway_requests_in_flight', { model: slow })) === 0, 2000, 20, 'in-flight back to 0');
+      expect(await metric(url, 'magi_gateway_requests_total', { model: slow, endpoint: 'chat', status: '200' })).toBe(slowDone + 1);
       expect(text).not.toContain('gpt-5-turbo'); // labels are model ids, never raw requested names
     });
   });
