@@ -138,6 +138,7 @@ export class ServerSupervisor {
 
   /** The last `n` lines of output, oldest first. */
   logTail(n: number): string[] {
+    this.proc?.readOutput();
     return this.logs.tail(n);
   }
 

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPidAlive, listProcesses, waitFor } from '../../../test/support/fixtures';
@@ -13,13 +13,67 @@ describe('NodeProcessLauncher (real processes)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('launch', () => {
-    it('reports stdout and stderr line by line and the exit code', async () => {
-      const p = sut.launch({ command: 'sh', args: ['-c', 'echo one; echo two >&2; printf three; exit 3'] });
+    it('reports stdout and stderr together, in the order written, every line before the exit', async () => {
+      const p = sut.launch({ command: 'sh', args: ['-c', 'echo one; echo two >&2; echo three; printf four; exit 3'] });
       const lines: string[] = [];
       p.onLine((l, s) => lines.push(`${s}:${l}`));
       const exit = await p.exited;
       expect(exit).toEqual({ code: 3, signal: null });
+      expect(lines).toEqual(['output:one', 'output:two', 'output:three', 'output:four']);
+    });
+
+    it('with separate output, keeps stdout and stderr apart', async () => {
+      const p = sut.launch({ command: 'sh', args: ['-c', 'echo one; echo two >&2; printf three; exit 3'], output: 'separate' });
+      const lines: string[] = [];
+      p.onLine((l, s) => lines.push(`${s}:${l}`));
+      expect(await p.exited).toEqual({ code: 3, signal: null });
       expect(lines.sort()).toEqual(['stderr:two', 'stdout:one', 'stdout:three']);
+    });
+
+    it('hands on output while the process runs, through a pipe that leaves no file behind', async () => {
+      const before = readdirSync(tmpdir()).filter((n) => n.startsWith('magi-output-'));
+      const p = sut.launch({ command: 'sh', args: ['-c', 'echo ready; exec sleep 30'] });
+      const lines: string[] = [];
+      p.onLine((l) => lines.push(l));
+      // The timer reads it within its first polls (10 ms, then backing off).
+      await waitFor(() => lines.length === 1, 5000);
+      expect(lines).toEqual(['ready']);
+      expect(readdirSync(tmpdir()).filter((n) => n.startsWith('magi-output-'))).toEqual(before);
+      // stdout and stderr are one FIFO whose name is already gone.
+      const out = readlinkSync(`/proc/${p.pid}/fd/1`);
+      expect(readlinkSync(`/proc/${p.pid}/fd/2`)).toBe(out);
+      expect(out).toMatch(/^pipe:\[\d+\]$|\(deleted\)$/);
+      p.signalGroup('SIGKILL');
+      await p.exited;
+    });
+
+    it('a line is readable the moment readOutput is called, without waiting for the timer', async () => {
+      // Quiet at first so the poll backs off; then a line, read on demand.
+      const p = sut.launch({ command: 'sh', args: ['-c', 'sleep 1.2; echo late; sleep 30'] });
+      const lines: string[] = [];
+      p.onLine((l) => lines.push(l));
+      const deadline = Date.now() + 5000;
+      while (lines.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+        p.readOutput();
+      }
+      expect(lines).toEqual(['late']);
+      p.signalGroup('SIGKILL');
+      await p.exited;
+    });
+
+    it('passes 12 MiB written at full speed without losing, splitting or reordering a line', async () => {
+      // The child blocks on the full pipe between two reads; multi-byte characters straddle reads.
+      const script = 'for (let i = 0; i < 120000; i++) process.stdout.write(`line ${i} ' + 'é'.repeat(40) + '\\n`);';
+      const p = sut.launch({ command: process.execPath, args: ['-e', script] });
+      let count = 0;
+      let bad = 0;
+      p.onLine((l) => {
+        if (l !== `line ${count} ${'é'.repeat(40)}`) bad++;
+        count++;
+      });
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+      expect({ count, bad }).toEqual({ count: 120000, bad: 0 });
     });
 
     it('starts the process as leader of its own process group and signals the whole group', async () => {
