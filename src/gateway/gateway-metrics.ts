@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { HotCounter, HotCounterSeries, HotHistogram, HotHistogramSeries } from '../metrics/hot-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import type { GatewayEndpoint } from './route';
 import type { Usage } from './forwarder';
@@ -15,48 +15,52 @@ export type GatewayErrorCode =
   | 'client_disconnected'
   | 'internal_error';
 
+interface EndpointSeries {
+  duration: HotHistogramSeries;
+  ttfb: HotHistogramSeries;
+  byStatus: Map<number, HotCounterSeries>;
+  errors: Map<GatewayErrorCode, HotCounterSeries>;
+}
+
+interface ModelSeries {
+  prompt: HotCounterSeries;
+  completion: HotCounterSeries;
+  retries: HotCounterSeries;
+  endpoints: Map<GatewayEndpoint, EndpointSeries>;
+}
+
 /**
  * The gateway's Prometheus metrics. The `model` label is a registry model id, a tier
  * (`tier:fast`), `litellm` or `unknown` — never the raw requested name — so its
  * cardinality is bounded by the registry.
+ *
+ * Recorded on every request, so they are hot-path metrics (see hot-metrics.ts): each
+ * series is resolved once per label set and kept here; recording is a plain add.
  */
 export class GatewayMetrics {
-  private readonly errors: Counter<'model' | 'endpoint' | 'code'>;
-  private readonly duration: Histogram<'model' | 'endpoint'>;
-  private readonly ttfb: Histogram<'model' | 'endpoint'>;
-  private readonly promptTokens: Counter<'model'>;
-  private readonly completionTokens: Counter<'model'>;
-  private readonly retries: Counter<'model'>;
+  private readonly requests: HotCounter<'model' | 'endpoint' | 'status'>;
+  private readonly errors: HotCounter<'model' | 'endpoint' | 'code'>;
+  private readonly duration: HotHistogram<'model' | 'endpoint'>;
+  private readonly ttfb: HotHistogram<'model' | 'endpoint'>;
+  private readonly promptTokens: HotCounter<'model'>;
+  private readonly completionTokens: HotCounter<'model'>;
+  private readonly retries: HotCounter<'model'>;
   /** Requests in flight per model label, read by the gauge's collect(). */
   private readonly inFlightCounts = new Map<string, number>();
-  /** Requests finished per series since the last scrape, added to the counter by its collect(). */
-  private readonly pendingRequests = new Map<string, { labels: { model: string; endpoint: string; status: string }; n: number }>();
-  /** Label-bound children per model/endpoint, so the hot path skips building label objects. */
-  private readonly perModel = new Map<string, { prompt: Counter.Internal; completion: Counter.Internal }>();
-  private readonly perEndpoint = new Map<string, { duration: Histogram.Internal<'model' | 'endpoint'>; ttfb: Histogram.Internal<'model' | 'endpoint'> }>();
+  private readonly perModel = new Map<string, ModelSeries>();
 
   constructor(metrics: MetricsService) {
     const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-    // Counted in plain numbers per series and added to the counter at scrape time.
-    const pending = this.pendingRequests;
-    metrics.counter<'model' | 'endpoint' | 'status'>({
+    this.requests = metrics.hotCounter({
       name: 'magi_gateway_requests_total',
       help: 'Gateway requests by model, endpoint and answer status',
       labelNames: ['model', 'endpoint', 'status'],
-      collect() {
-        for (const series of pending.values()) {
-          if (series.n === 0) continue;
-          this.inc(series.labels, series.n);
-          series.n = 0;
-        }
-      },
     });
-    this.errors = metrics.counter({
+    this.errors = metrics.hotCounter({
       name: 'magi_gateway_errors_total',
       help: 'Gateway requests that failed, by model, endpoint and code (upstream_error = an upstream 4xx/5xx passed through)',
       labelNames: ['model', 'endpoint', 'code'],
     });
-    // Read at scrape time from plain counts: two prom-client calls per request saved.
     const inFlight = this.inFlightCounts;
     metrics.gauge<'model'>({
       name: 'magi_gateway_requests_in_flight',
@@ -66,53 +70,64 @@ export class GatewayMetrics {
         for (const [model, n] of inFlight) this.set({ model }, n);
       },
     });
-    this.duration = metrics.histogram({
+    this.duration = metrics.hotHistogram({
       name: 'magi_gateway_request_duration_seconds',
       help: 'Gateway request duration (to the end of the answer), by model and endpoint',
       labelNames: ['model', 'endpoint'],
       buckets,
     });
-    this.ttfb = metrics.histogram({
+    this.ttfb = metrics.hotHistogram({
       name: 'magi_gateway_upstream_first_byte_seconds',
       help: 'Time from sending a request upstream to its answer head, by model and endpoint',
       labelNames: ['model', 'endpoint'],
       buckets,
     });
-    this.promptTokens = metrics.counter({
+    this.promptTokens = metrics.hotCounter({
       name: 'magi_gateway_prompt_tokens_total',
       help: 'Prompt tokens reported in answers’ usage, by model',
       labelNames: ['model'],
     });
-    this.completionTokens = metrics.counter({
+    this.completionTokens = metrics.hotCounter({
       name: 'magi_gateway_completion_tokens_total',
       help: 'Completion tokens reported in answers’ usage, by model',
       labelNames: ['model'],
     });
-    this.retries = metrics.counter({
+    this.retries = metrics.hotCounter({
       name: 'magi_gateway_retries_total',
       help: 'Requests sent to a second server after the first could not be reached, by model of the first',
       labelNames: ['model'],
     });
   }
 
-  private model(model: string) {
+  /**
+   * The series of one model label, resolved once. Nested maps keyed by the label values
+   * themselves: a joined key string would be built and hashed on every request.
+   */
+  private model(model: string): ModelSeries {
     let m = this.perModel.get(model);
     if (!m) {
       m = {
-        prompt: this.promptTokens.labels({ model }),
-        completion: this.completionTokens.labels({ model }),
+        prompt: this.promptTokens.series({ model }),
+        completion: this.completionTokens.series({ model }),
+        retries: this.retries.series({ model }),
+        endpoints: new Map(),
       };
       this.perModel.set(model, m);
     }
     return m;
   }
 
-  private endpoint(model: string, endpoint: GatewayEndpoint) {
-    const key = `${model}\0${endpoint}`;
-    let e = this.perEndpoint.get(key);
+  private endpoint(model: string, endpoint: GatewayEndpoint): EndpointSeries {
+    const m = this.model(model);
+    let e = m.endpoints.get(endpoint);
     if (!e) {
-      e = { duration: this.duration.labels({ model, endpoint }), ttfb: this.ttfb.labels({ model, endpoint }) };
-      this.perEndpoint.set(key, e);
+      e = {
+        duration: this.duration.series({ model, endpoint }),
+        ttfb: this.ttfb.series({ model, endpoint }),
+        byStatus: new Map(),
+        errors: new Map(),
+      };
+      m.endpoints.set(endpoint, e);
     }
     return e;
   }
@@ -126,7 +141,7 @@ export class GatewayMetrics {
   }
 
   retried(model: string): void {
-    this.retries.inc({ model });
+    this.model(model).retries.inc();
   }
 
   firstByte(model: string, endpoint: GatewayEndpoint, ms: number): void {
@@ -142,12 +157,16 @@ export class GatewayMetrics {
     usage: Usage | null,
     error: GatewayErrorCode | null,
   ): void {
-    const key = `${model}\0${endpoint}\0${status}`;
-    const series = this.pendingRequests.get(key);
-    if (series) series.n++;
-    else this.pendingRequests.set(key, { labels: { model, endpoint, status: String(status) }, n: 1 });
-    this.endpoint(model, endpoint).duration.observe(ms / 1000);
-    if (error) this.errors.inc({ model, endpoint, code: error });
+    const e = this.endpoint(model, endpoint);
+    let requests = e.byStatus.get(status);
+    if (!requests) e.byStatus.set(status, (requests = this.requests.series({ model, endpoint, status: String(status) })));
+    requests.inc();
+    e.duration.observe(ms / 1000);
+    if (error) {
+      let errors = e.errors.get(error);
+      if (!errors) e.errors.set(error, (errors = this.errors.series({ model, endpoint, code: error })));
+      errors.inc();
+    }
     if (usage) {
       const m = this.model(model);
       if (usage.promptTokens > 0) m.prompt.inc(usage.promptTokens);
