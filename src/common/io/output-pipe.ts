@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -42,13 +41,13 @@ export class OutputPipe {
   /**
    * Creates the pipe. Returns the reader and the descriptor to give the child as stdout
    * and stderr (close it in the parent once the child is spawned). Null when no FIFO can
-   * be made here (no `mkfifo`, temp dir not writable): the caller falls back to Node's pipes.
+   * be made in `inDir` (no `mkfifo`, not writable): the caller falls back to Node's pipes.
    */
-  static create(onLine: (line: string) => void): { reader: OutputPipe; childFd: number } | null {
+  static create(inDir: string, onLine: (line: string) => void): { reader: OutputPipe; childFd: number } | null {
     let dir: string | null = null;
     let fd: number | null = null;
     try {
-      dir = mkdtempSync(join(tmpdir(), 'magi-output-'));
+      dir = mkdtempSync(join(inDir, 'magi-output-'));
       const path = join(dir, 'output');
       // Node has no mkfifo(3); coreutils' mkfifo is everywhere MAGI runs (a few ms, once per launch).
       execFileSync('mkfifo', ['-m', '600', path], { stdio: 'ignore', timeout: 5000 });

@@ -47,6 +47,16 @@ describe('NodeProcessLauncher (real processes)', () => {
       await p.exited;
     });
 
+    it('falls back to separate pipes where no FIFO can be made (temp dir missing)', async () => {
+      const launcher = new NodeProcessLauncher();
+      launcher.outputDir = join(dir, 'no-such-dir');
+      const p = launcher.launch({ command: process.execPath, args: ['-e', 'console.log("out"); console.error("err")'] });
+      const lines: string[] = [];
+      p.onLine((l, s) => lines.push(`${s}:${l}`));
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+      expect(lines.sort()).toEqual(['stderr:err', 'stdout:out']);
+    });
+
     it('a line is readable the moment readOutput is called, without waiting for the timer', async () => {
       // Quiet at first so the poll backs off; then a line, read on demand.
       const p = sut.launch({ command: 'sh', args: ['-c', 'sleep 1.2; echo late; sleep 30'] });

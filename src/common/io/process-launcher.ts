@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ChildProcess, StdioOptions, spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { OutputPipe } from './output-pipe';
 
 /** What to run. */
@@ -97,6 +98,9 @@ function spawnDetached(spec: LaunchSpec, stdio: StdioOptions): { child: ChildPro
 
 @Injectable()
 export class NodeProcessLauncher extends ProcessLauncher {
+  /** Where the output FIFOs are made (and unlinked at once). */
+  outputDir = tmpdir();
+
   launch(spec: LaunchSpec): LaunchedProcess {
     const listeners: LineListener[] = [];
     let exitInfo: ProcessExit | null = null;
@@ -109,7 +113,7 @@ export class NodeProcessLauncher extends ProcessLauncher {
         }
       }
     };
-    const file = spec.output === 'separate' ? null : OutputPipe.create((line) => emit(line, 'output'));
+    const file = spec.output === 'separate' ? null : OutputPipe.create(this.outputDir, (line) => emit(line, 'output'));
     const { child, error } = spawnDetached(spec, file ? ['ignore', file.childFd, file.childFd] : ['ignore', 'pipe', 'pipe']);
     // The child has its own copy of the descriptor now.
     if (file) closeSync(file.childFd);
