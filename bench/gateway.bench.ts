@@ -1,7 +1,8 @@
 /**
- * Gateway benchmarks (issue 8). MAGI runs in a child process (this file, `--child`) on a
- * fleet of llama-server stand-ins; the load comes from this process, so the child's
- * process.cpuUsage() and RSS are the gateway's own.
+ * Gateway benchmarks (issue 8). MAGI runs as users run it — the compiled server
+ * (`nest build`, then `node dist/main.js`) in its own process — on a fleet of
+ * llama-server stand-ins; the load comes from this process, so the child's CPU and RSS
+ * are the gateway's own (a small preload, magi-probe.js, reports them over IPC).
  *
  * - requests/s and p50/p99, direct to a stand-in vs through MAGI, at 1 and 16 connections:
  *   non-streaming (stand-in answering after 5 ms, STANDIN_RESPONSE_DELAY_MS=5) and
@@ -62,22 +63,33 @@ const STANDIN_MODELS: Record<string, Record<string, number>> = {
   instant: { RESPONSE_DELAY_MS: 0, CHUNK_DELAY_MS: 0, CHUNKS: 5 },
 };
 
-async function child(mode: Mode): Promise<void> {
+/** Compiles the server once per bench run, so the measured process is what `npm start` runs. */
+let built = false;
+function buildOnce(): void {
+  if (built) return;
+  const r = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], { cwd: join(__dirname, '..'), stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('nest build failed');
+  built = true;
+}
+
+/** Folders, models, stand-in behaviour and the profile for one MAGI process; its environment. */
+async function prepare(mode: Mode, logLevel: string): Promise<{ env: Record<string, string>; root: string; count: number }> {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { createTestApp, makeTestDirs } = require('../test/support/create-test-app') as typeof import('../test/support/create-test-app');
-  const { STANDIN_PATH, freePortRange, httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
+  const { makeTestDirs, testEnv } = require('../test/support/create-test-app') as typeof import('../test/support/create-test-app');
+  const { STANDIN_PATH, freePortRange } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
   const { writeModel } = require('../test/e2e/fleet.helpers') as typeof import('../test/e2e/fleet.helpers');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const dirs = makeTestDirs('magi-bench-gw-');
   let binary = STANDIN_PATH;
   let count: number;
+  const extra: Record<string, string> = {};
   if (mode === 'standin') {
     for (const name of Object.keys(STANDIN_MODELS)) {
       await writeModel(dirs.models, name);
     }
     const config = join(dirs.root, 'standin-config.json');
     writeFileSync(config, JSON.stringify(Object.fromEntries(Object.entries(STANDIN_MODELS).map(([n, c]) => [`${n}_1b_q4km`, c]))));
-    process.env.STANDIN_CONFIG = config;
+    extra.STANDIN_CONFIG = config;
     count = Object.keys(STANDIN_MODELS).length;
   } else {
     binary = process.env.LLAMA_SERVER_PATH!;
@@ -90,38 +102,18 @@ async function child(mode: Mode): Promise<void> {
     `name: bench\nenabledModels: ['*']\nloadBalancing: {enabled: true, strategy: round_robin, healthCheckInterval: 30}\nserver: {parallel: ${mode === 'standin' ? 32 : 4}}\n`,
   );
   const ports = await freePortRange(count + 2);
-  const t = await createTestApp({
-    dirs,
-    env: {
-      LOG_LEVEL,
-      LLAMA_SERVER_PATH: binary,
-      ACTIVE_PROFILE: 'bench',
-      PORT_RANGE: `${ports[0]}-${ports[1]}`,
-      READINESS_CHECK_INTERVAL: '0.1',
-      MAX_STARTUP_TIME: '600',
-    },
+  const [port] = await freePortRange(1);
+  const env = testEnv(dirs, {
+    ...extra,
+    LOG_LEVEL: logLevel,
+    PORT: String(port),
+    LLAMA_SERVER_PATH: binary,
+    ACTIVE_PROFILE: 'bench',
+    PORT_RANGE: `${ports[0]}-${ports[1]}`,
+    READINESS_CHECK_INTERVAL: '0.1',
+    MAX_STARTUP_TIME: '600',
   });
-  const servers = async () =>
-    (await httpRequest(`${t.url}/api/models/servers`)).json<{ servers: Array<{ modelId: string; port: number; state: string }> }>().servers;
-  await waitFor(async () => (await servers()).filter((s) => s.state === 'ready').length === count, 600_000, 100, 'fleet ready');
-  const info: ChildInfo = { url: t.url, servers: (await servers()).map((s) => ({ modelId: s.modelId, port: s.port, host: '127.0.0.1' })) };
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const mem = (): MemInfo => {
-    gc?.();
-    const m = process.memoryUsage();
-    return { rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 };
-  };
-  process.on('message', (msg: { cmd: string }) => {
-    if (msg.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
-    else if (msg.cmd === 'mem') process.send!({ mem: mem() });
-    else if (msg.cmd === 'exit') {
-      void t
-        .close()
-        .finally(() => rmSync(dirs.root, { recursive: true, force: true }))
-        .then(() => process.exit(0));
-    }
-  });
-  process.send!({ info });
+  return { env, root: dirs.root, count };
 }
 
 // ---------------------------------------------------------------- parent
@@ -132,38 +124,53 @@ interface Magi {
   close(): Promise<void>;
 }
 
-function startMagi(mode: Mode, logLevel = LOG_LEVEL): Promise<Magi> {
-  return new Promise((resolvePromise, reject) => {
-    const proc: ChildProcess = spawn(process.execPath, ['--expose-gc', '-r', 'ts-node/register/transpile-only', __filename, '--child', mode], {
-      env: { ...process.env, BENCH_GATEWAY_LOG_LEVEL: logLevel, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const waiting: Array<(m: Record<string, unknown>) => void> = [];
-    let booted = false;
-    proc.on('message', (m: Record<string, unknown>) => {
-      if (!booted && m.info) {
-        booted = true;
-        resolvePromise({
-          info: m.info as ChildInfo,
-          ask: <T>(cmd: string) =>
-            new Promise<T>((r) => {
-              waiting.push((reply) => r(Object.values(reply)[0] as T));
-              proc.send({ cmd });
-            }),
-          close: () =>
-            new Promise<void>((r) => {
-              proc.once('exit', () => r());
-              proc.send({ cmd: 'exit' });
-            }),
-        });
-        return;
-      }
-      waiting.shift()?.(m);
-    });
-    proc.on('exit', (code) => {
-      if (!booted) reject(new Error(`gateway bench child exited with ${code} before it was ready`));
-    });
+async function startMagi(mode: Mode, logLevel = LOG_LEVEL): Promise<Magi> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
+  buildOnce();
+  const { env, root, count } = await prepare(mode, logLevel);
+  const root_ = join(__dirname, '..');
+  const proc: ChildProcess = spawn(process.execPath, ['--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(root_, 'dist', 'main.js')], {
+    cwd: root_,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  const url = `http://127.0.0.1:${env.PORT}`;
+  const servers = async () =>
+    (await httpRequest(`${url}/api/models/servers`)).json<{ servers: Array<{ modelId: string; port: number; state: string }> }>().servers;
+  await waitFor(
+    async () => {
+      if (exited) throw new Error('MAGI exited before its fleet was ready');
+      return (await servers().catch(() => [])).filter((s) => s.state === 'ready').length === count;
+    },
+    600_000,
+    100,
+    'fleet ready',
+  );
+  const info: ChildInfo = { url, servers: (await servers()).map((s) => ({ modelId: s.modelId, port: s.port, host: '127.0.0.1' })) };
+  const waiting: Array<(m: Record<string, unknown>) => void> = [];
+  proc.on('message', (m: Record<string, unknown>) => waiting.shift()?.(m));
+  return {
+    info,
+    ask: <T>(cmd: string) =>
+      new Promise<T>((r) => {
+        waiting.push((reply) => r(Object.values(reply)[0] as T));
+        proc.send({ cmd });
+      }),
+    // SIGTERM, as an orchestrator stops it: MAGI stops its fleet and exits.
+    close: () =>
+      new Promise<void>((r) => {
+        const done = (): void => {
+          rmSync(root, { recursive: true, force: true });
+          r();
+        };
+        if (exited) return done();
+        proc.once('exit', done);
+        proc.kill('SIGTERM');
+      }),
+  };
 }
 
 const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
@@ -522,12 +529,7 @@ export async function run(): Promise<string> {
   return out.join('\n');
 }
 
-if (require.main === module && process.argv[2] === '--child') {
-  child(process.argv[3] as Mode).catch((e: Error) => {
-    process.stderr.write(`gateway bench child: ${e.stack ?? e.message}\n`);
-    process.exit(1);
-  });
-} else if (require.main === module) {
+if (require.main === module) {
   run().then(
     (md) => {
       process.stdout.write(`${md}\n`);
