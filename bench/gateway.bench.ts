@@ -16,7 +16,8 @@
  * (alternating direct/MAGI rounds per cell, default 3, medians reported),
  * BENCH_GATEWAY_REQUESTS, BENCH_GATEWAY_LOG_LEVEL (MAGI's LOG_LEVEL, default info: the
  * gateway's log line per request, to /dev/null), BENCH_GATEWAY_LOADGEN=node (the raw-socket
- * loop instead of wrk for non-streamed load).
+ * loop instead of wrk for non-streamed load), BENCH_GATEWAY_NODE_ARGS (extra node flags for
+ * the MAGI process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,9 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3));
  * competes with the stand-in and MAGI; BENCH_GATEWAY_LOADGEN=node forces the loop.
  */
 const WRK = process.env.BENCH_GATEWAY_LOADGEN !== 'node' && spawnSync('wrk', ['--version']).error === undefined;
+
+/** Extra node flags for the MAGI process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its CPU goes). */
+const NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 type Mode = 'standin' | 'real';
 
@@ -124,13 +128,13 @@ interface Magi {
   close(): Promise<void>;
 }
 
-async function startMagi(mode: Mode, logLevel = LOG_LEVEL): Promise<Magi> {
+export async function startMagi(mode: Mode, logLevel = LOG_LEVEL, dist = join(__dirname, '..', 'dist')): Promise<Magi> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
   buildOnce();
   const { env, root, count } = await prepare(mode, logLevel);
   const root_ = join(__dirname, '..');
-  const proc: ChildProcess = spawn(process.execPath, ['--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(root_, 'dist', 'main.js')], {
+  const proc: ChildProcess = spawn(process.execPath, [...NODE_ARGS, '--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(dist, 'main.js')], {
     cwd: root_,
     env,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -173,7 +177,7 @@ async function startMagi(mode: Mode, logLevel = LOG_LEVEL): Promise<Magi> {
   };
 }
 
-const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
+export const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: maxTokens, stream });
 
 /** wrk's duration with its unit (`6.21ms`, `850.00us`, `1.02s`) in ms. */
@@ -185,7 +189,7 @@ function wrkMs(text: string): number {
 }
 
 /** One wrk run (1 thread, `connections` connections) POSTing `body`. */
-function wrkLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+export function wrkLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'magi-wrk-'));
   const script = join(dir, 'post.lua');
   writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
@@ -427,7 +431,7 @@ function targets(r: Awaited<ReturnType<typeof compare>>): string[] {
 }
 
 /** µs of MAGI CPU (user + system) per request over `n` requests to the instant stand-in. */
-async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: number }> {
+export async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: number }> {
   const instant = magi.info.servers.find((s) => s.modelId.startsWith('instant'))!;
   const via = `${magi.info.url}/v1/chat/completions`;
   const body = chatBody(instant.modelId, false);

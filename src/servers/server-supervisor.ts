@@ -314,6 +314,9 @@ export class ServerSupervisor {
     const output: string[] = [];
     proc.onLine((line) => {
       this.logs.push(line);
+      // The checks below matter only until the server is ready (a bind failure or a fatal
+      // error is acted on only then): once it serves, each line costs one push.
+      if (this.readyAt !== null) return;
       output.push(line);
       if (output.length > TAIL_LINES * 4) output.splice(0, output.length - TAIL_LINES * 2);
       if (BIND_FAILURE.test(line)) sawBind = true;
