@@ -7,6 +7,7 @@
  * - requests/s and p50/p99, direct to a stand-in vs through MAGI, at 1 and 16 connections:
  *   non-streaming (stand-in answering after 5 ms, STANDIN_RESPONSE_DELAY_MS=5) and
  *   streaming (time to first chunk; first chunk after 5 ms, then 5 ms between chunks);
+ * - the same rounds through a bare Node proxy (bare-proxy.js), for the machine's floor;
  * - the gateway's CPU per proxied request (µs) against a stand-in answering at once;
  * - MAGI's RSS before and after BENCH_GATEWAY_REQUESTS (default 100,000) proxied requests;
  * - with LLAMA_SERVER_PATH (a real llama-server) and BENCH_LLAMA_MODEL (a .gguf file), the
@@ -177,6 +178,23 @@ export async function startMagi(mode: Mode, logLevel = LOG_LEVEL, dist = join(__
   };
 }
 
+/** bare-proxy.js in front of the stand-in on `port`. */
+async function startBareProxy(port: number): Promise<{ url: string; close(): void }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { freePortRange } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
+  const [own] = await freePortRange(1);
+  const proc = spawn(process.execPath, [join(__dirname, 'bare-proxy.js'), `http://127.0.0.1:${port}`, String(own)], {
+    cwd: join(__dirname, '..'),
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolvePromise, reject) => {
+    proc.once('message', () => resolvePromise());
+    proc.once('exit', (code) => reject(new Error(`bare-proxy.js exited with ${code}`)));
+  });
+  proc.channel?.unref();
+  return { url: `http://127.0.0.1:${own}/v1/chat/completions`, close: () => void proc.kill() };
+}
+
 export const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: maxTokens, stream });
 
@@ -340,6 +358,8 @@ async function streamLoad(url: string, body: string, connections: number, second
 interface Pair<T> {
   direct: T;
   magi: T;
+  /** The bare Node proxy (bare-proxy.js) in the same rounds, when measured. */
+  bare?: T;
 }
 
 /** The element-wise median of `runs` (each field on its own). */
@@ -363,6 +383,7 @@ async function compare(
   streamTarget: { port: number; modelId: string },
   seconds: number,
   maxTokens: number,
+  bare?: { json: string; stream: string },
 ): Promise<{ json: Map<number, Pair<LoadResult>>; stream: Map<number, Pair<StreamResult>>; rounds: string[] }> {
   const json = new Map<number, Pair<LoadResult>>();
   const stream = new Map<number, Pair<StreamResult>>();
@@ -375,15 +396,32 @@ async function compare(
   await jsonLoad(via, jb, 16, 1);
   await jsonLoad(direct(jsonTarget.port), jb, 16, 1);
   await streamLoad(via, sb, 16, 1);
+  if (bare) {
+    await jsonLoad(bare.json, jb, 16, 1);
+    await streamLoad(bare.stream, sb, 16, 1);
+  }
   for (const c of [1, 16]) {
     const j: Array<Pair<LoadResult>> = [];
     const st: Array<Pair<StreamResult>> = [];
     for (let round = 0; round < ROUNDS; round++) {
-      j.push({ direct: await jsonLoad(direct(jsonTarget.port), jb, c, seconds), magi: await jsonLoad(via, jb, c, seconds) });
-      st.push({ direct: await streamLoad(direct(streamTarget.port), sb, c, seconds), magi: await streamLoad(via, sb, c, seconds) });
+      j.push({
+        direct: await jsonLoad(direct(jsonTarget.port), jb, c, seconds),
+        magi: await jsonLoad(via, jb, c, seconds),
+        bare: bare && (await jsonLoad(bare.json, jb, c, seconds)),
+      });
+      st.push({
+        direct: await streamLoad(direct(streamTarget.port), sb, c, seconds),
+        magi: await streamLoad(via, sb, c, seconds),
+        bare: bare && (await streamLoad(bare.stream, sb, c, seconds)),
+      });
     }
-    json.set(c, { direct: median(j.map((x) => x.direct)), magi: median(j.map((x) => x.magi)) });
-    stream.set(c, { direct: median(st.map((x) => x.direct)), magi: median(st.map((x) => x.magi)) });
+    const medians = <T extends object>(runs: Array<Pair<T>>): Pair<T> => ({
+      direct: median(runs.map((x) => x.direct)),
+      magi: median(runs.map((x) => x.magi)),
+      bare: bare && median(runs.map((x) => x.bare!)),
+    });
+    json.set(c, medians(j));
+    stream.set(c, medians(st));
     const each = (pairs: Array<Pair<{ rps: number }>>) => pairs.map((x) => `${fmt((x.magi.rps / x.direct.rps) * 100, 1)}%`).join(', ');
     rounds.push(`${c} connection${c === 1 ? '' : 's'}: JSON ${each(j)}; SSE ${each(st)}`);
   }
@@ -407,6 +445,24 @@ function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
     rows.push(
       `| SSE, time to first chunk | ${c} | ${fmt(direct.rps)} | ${fmt(magi.rps)} | ${pct(magi.rps, direct.rps)} | ${fmt(direct.ttfcP50, 2)} | ${fmt(magi.ttfcP50, 2)} | ${delta(magi.ttfcP50, direct.ttfcP50)} | ${fmt(direct.ttfcP99, 2)} | ${fmt(magi.ttfcP99, 2)} |` +
         (direct.errors + magi.errors ? ` ⚠ errors ${direct.errors}/${magi.errors}` : ''),
+    );
+  }
+  return rows;
+}
+
+/** The bare Node proxy's medians next to direct's: what any Node proxy costs on this machine. */
+function floorTable(r: Awaited<ReturnType<typeof compare>>): string[] {
+  const rows = ['| answer | connections | bare proxy / direct req/s | bare proxy p50 added ms | MAGI / direct req/s | MAGI p50 added ms |', '|---|---:|---:|---:|---:|---:|'];
+  const pct = (a: number, b: number) => `${fmt((a / b) * 100, 1)}%`;
+  const delta = (a: number, b: number) => `${a - b >= 0 ? '+' : ''}${fmt(a - b, 2)}`;
+  for (const [c, p] of r.json) {
+    if (!p.bare) return [];
+    rows.push(`| JSON (non-streaming) | ${c} | ${pct(p.bare.rps, p.direct.rps)} | ${delta(p.bare.p50, p.direct.p50)} | ${pct(p.magi.rps, p.direct.rps)} | ${delta(p.magi.p50, p.direct.p50)} |`);
+  }
+  for (const [c, p] of r.stream) {
+    if (!p.bare) return [];
+    rows.push(
+      `| SSE, time to first chunk | ${c} | ${pct(p.bare.rps, p.direct.rps)} | ${delta(p.bare.ttfcP50, p.direct.ttfcP50)} | ${pct(p.magi.rps, p.direct.rps)} | ${delta(p.magi.ttfcP50, p.direct.ttfcP50)} |`,
     );
   }
   return rows;
@@ -451,10 +507,16 @@ export async function run(): Promise<string> {
   try {
     const five = magi.info.servers.find((s) => s.modelId.startsWith('five'))!;
     const stream = magi.info.servers.find((s) => s.modelId.startsWith('stream'))!;
-    const r = await compare(magi.info.url, five, stream, SECONDS, 5);
+    const bare = await Promise.all([startBareProxy(five.port), startBareProxy(stream.port)]);
+    let r: Awaited<ReturnType<typeof compare>>;
+    try {
+      r = await compare(magi.info.url, five, stream, SECONDS, 5, { json: bare[0].url, stream: bare[1].url });
+    } finally {
+      for (const b of bare) b.close();
+    }
     out.push(
       `Direct to a llama-server stand-in vs through MAGI (routed by model id), same machine: ${ROUNDS} alternating ` +
-        `rounds of ${SECONDS} s per cell (direct, MAGI, direct, …), each side's median. ` +
+        `rounds of ${SECONDS} s per cell (direct, MAGI, bare proxy, direct, …), each side's median. ` +
         `JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer; load from ${WRK ? 'wrk (1 thread)' : 'a raw-socket Node client'}. ` +
         'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body byte (a raw-socket Node client, keep-alive). ' +
         `MAGI logs at \`${LOG_LEVEL}\` (one JSON line per request, the gateway's own, to /dev/null).`,
@@ -464,6 +526,11 @@ export async function run(): Promise<string> {
       `MAGI / direct req/s of each round — ${r.rounds.join('; ')}.`,
       '',
       ...targets(r),
+      '',
+      'For scale, a bare Node proxy in the same rounds (`bench/bare-proxy.js`: node:http in, one undici Pool out, ' +
+        'no routing, auth, metrics or logs) — the part of the cost any Node proxy pays on this machine:',
+      '',
+      ...floorTable(r),
       '',
     );
 
