@@ -428,9 +428,12 @@ async function compare(
   return { json, stream, rounds };
 }
 
+/** `a` as a percentage of `b`. */
+const pct = (a: number, b: number): string => `${fmt((a / b) * 100, 1)}%`;
+/** `a - b` with its sign. */
+const delta = (a: number, b: number): string => `${a - b >= 0 ? '+' : ''}${fmt(a - b, 2)}`;
+
 function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
-  const pct = (a: number, b: number) => `${fmt((a / b) * 100, 1)}%`;
-  const delta = (a: number, b: number) => `${a - b >= 0 ? '+' : ''}${fmt(a - b, 2)}`;
   const rows = [
     '| answer | connections | direct req/s | MAGI req/s | MAGI / direct | direct p50 ms | MAGI p50 ms | p50 added ms | direct p99 ms | MAGI p99 ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -453,8 +456,6 @@ function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
 /** The bare Node proxy's medians next to direct's: what any Node proxy costs on this machine. */
 function floorTable(r: Awaited<ReturnType<typeof compare>>): string[] {
   const rows = ['| answer | connections | bare proxy / direct req/s | bare proxy p50 added ms | MAGI / direct req/s | MAGI p50 added ms |', '|---|---:|---:|---:|---:|---:|'];
-  const pct = (a: number, b: number) => `${fmt((a / b) * 100, 1)}%`;
-  const delta = (a: number, b: number) => `${a - b >= 0 ? '+' : ''}${fmt(a - b, 2)}`;
   for (const [c, p] of r.json) {
     if (!p.bare) return [];
     rows.push(`| JSON (non-streaming) | ${c} | ${pct(p.bare.rps, p.direct.rps)} | ${delta(p.bare.p50, p.direct.p50)} | ${pct(p.magi.rps, p.direct.rps)} | ${delta(p.magi.p50, p.direct.p50)} |`);
@@ -487,7 +488,7 @@ function targets(r: Awaited<ReturnType<typeof compare>>): string[] {
 }
 
 /** µs of MAGI CPU (user + system) per request over `n` requests to the instant stand-in. */
-export async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: number }> {
+async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: number }> {
   const instant = magi.info.servers.find((s) => s.modelId.startsWith('instant'))!;
   const via = `${magi.info.url}/v1/chat/completions`;
   const body = chatBody(instant.modelId, false);
