@@ -8,7 +8,10 @@
  *   git worktree add /tmp/magi-a <rev> && ln -s "$PWD/node_modules" /tmp/magi-a/ && (cd /tmp/magi-a && npx nest build)
  *   npx ts-node --transpile-only bench/gateway-ab.ts /tmp/magi-a/dist     # B = this tree (built by the bench)
  *
- * Knobs: BENCH_AB_PAIRS (default 12), and gateway.bench.ts's BENCH_GATEWAY_* for both.
+ * BENCH_AB_METRIC=cpu compares µs of MAGI CPU per request instead (each build's own
+ * process, against the stand-in that answers at once): the path's cost without the
+ * machine's scheduling in it. Knobs: BENCH_AB_PAIRS (default 12), and gateway.bench.ts's
+ * BENCH_GATEWAY_* for both.
  */
 import { chatBody, startMagi, wrkLoad } from './gateway.bench';
 
@@ -18,10 +21,24 @@ async function main(): Promise<void> {
   const a = await startMagi('standin', undefined, aDist);
   const b = await startMagi('standin');
   try {
-    const target = (m: typeof a) => ({ url: `${m.info.url}/v1/chat/completions`, body: chatBody(m.info.servers.find((s) => s.modelId.startsWith('five'))!.modelId, false) });
+    const cpu = process.env.BENCH_AB_METRIC === 'cpu';
+    const target = (m: typeof a) => ({
+      magi: m,
+      url: `${m.info.url}/v1/chat/completions`,
+      body: chatBody(m.info.servers.find((s) => s.modelId.startsWith(cpu ? 'instant' : 'five'))!.modelId, false),
+    });
     const ta = target(a);
     const tb = target(b);
-    const rps = async (t: typeof ta) => (await wrkLoad(t.url, t.body, 16, 4)).rps;
+    // cpu: the inverse of µs per request, so "B / A" reads the same way (above 100% = B cheaper)
+    const rps = async (t: typeof ta): Promise<number> => {
+      if (!cpu) return (await wrkLoad(t.url, t.body, 16, 4)).rps;
+      const before = await t.magi.ask<NodeJS.CpuUsage>('cpu');
+      const r = await wrkLoad(t.url, t.body, 16, 4);
+      const after = await t.magi.ask<NodeJS.CpuUsage>('cpu');
+      const us = (after.user - before.user + after.system - before.system) / r.requests;
+      console.log(`${t === ta ? 'A' : 'B'}: ${us.toFixed(1)} µs/request`);
+      return 1e6 / us;
+    };
     await rps(ta);
     await rps(tb);
     const ratios: number[] = [];
@@ -38,7 +55,7 @@ async function main(): Promise<void> {
       ratios.push((100 * rb) / ra);
     }
     const sorted = [...ratios].sort((x, y) => x - y);
-    console.log(`B / A req/s: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`);
+    console.log(`B / A ${cpu ? 'requests per CPU second' : 'req/s'}: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`);
   } finally {
     await a.close();
     await b.close();

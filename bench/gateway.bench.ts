@@ -207,7 +207,7 @@ function wrkMs(text: string): number {
 }
 
 /** One wrk run (1 thread, `connections` connections) POSTing `body`. */
-export function wrkLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+export function wrkLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult & { requests: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'magi-wrk-'));
   const script = join(dir, 'post.lua');
   writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
@@ -219,6 +219,7 @@ export function wrkLoad(url: string, body: string, connections: number, seconds:
       const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       resolvePromise({
         rps: Number(line(/Requests\/sec:\s+([\d.]+)/)),
+        requests: Number(line(/(\d+) requests in/)),
         p50: wrkMs(line(/^\s+50%\s+(\S+)/m)),
         p99: wrkMs(line(/^\s+99%\s+(\S+)/m)),
         errors: socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,

@@ -7,7 +7,7 @@ export interface ForwardRequest {
   /** `http://host:port` (or LiteLLM's origin). */
   origin: string;
   path: string;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
   body: Buffer;
   /** Added to the answer's headers (X-Magi-Model, X-Magi-Upstream). */
   answerHeaders: Record<string, string>;
@@ -63,15 +63,126 @@ export function readUsage(text: string): Usage | null {
   return { promptTokens: prompt ? Number(prompt[1]) : 0, completionTokens: completion ? Number(completion[1]) : 0 };
 }
 
+/** Reads `usage` from the end of an answer: only the bytes from its last `"usage"` on become a string. */
+function usageOf(tail: Buffer): Usage | null {
+  const at = tail.lastIndexOf('"usage"');
+  return at < 0 ? null : readUsage(tail.toString('latin1', at));
+}
+
 /** The upstream's headers minus hop-by-hop ones (and those its `Connection` header names). */
 export function answerHeaders(upstream: IncomingHttpHeaders, extra: Record<string, string>): OutgoingHttpHeaders {
-  const named = typeof upstream.connection === 'string' ? upstream.connection.toLowerCase().split(/\s*,\s*/) : [];
+  const connection = upstream.connection;
+  // `keep-alive` / `close` name no header of their own; only other tokens need the split.
+  const named =
+    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(/\s*,\s*/) : null;
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (named !== null && named.includes(name))) continue;
     out[name] = value;
   }
-  return Object.assign(out, extra);
+  for (const name in extra) out[name] = extra[name];
+  return out;
+}
+
+/**
+ * One forwarded request: undici's dispatch handler, writing the answer into `res` as it
+ * arrives. A class rather than a closure per callback: one object per request.
+ */
+class ForwardExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private status: number | null = null;
+  private ttfbMs = 0;
+  private clientGone = false;
+  /** The answer's last chunks, at least TAIL_BYTES of them once that many came (joined once, at the end). */
+  private readonly tail: Buffer[] = [];
+  private tailBytes = 0;
+  private settled = false;
+  private draining = false;
+  /** Some of the body was written (so the head went with it). */
+  private wrote = false;
+  private readonly onClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    const c = this.controller;
+    if (c && !c.aborted) c.abort(new ClientGoneError());
+    // Not yet dispatched onto a socket: onRequestStart aborts it.
+  };
+  private readonly onDrain = (): void => {
+    this.draining = false;
+    this.controller?.resume();
+  };
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly extraHeaders: Record<string, string>,
+    private readonly t0: number,
+    private readonly resolve: (result: ForwardResult) => void,
+  ) {
+    res.on('close', this.onClose);
+  }
+
+  private settle(result: ForwardResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.res.off('close', this.onClose);
+    this.res.off('drain', this.onDrain);
+    this.resolve(result);
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.clientGone) c.abort(new ClientGoneError());
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx informational: the final head follows
+    this.status = statusCode;
+    this.ttfbMs = performance.now() - this.t0;
+    const res = this.res;
+    res.writeHead(statusCode, answerHeaders(headers, this.extraHeaders));
+    // SSE: the head goes out now, not with the first token — unless that token came in
+    // the same read (undici hands it over before the tick ends): then both leave in one write.
+    if (String(headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      process.nextTick(() => {
+        if (!this.wrote && !res.destroyed) res.flushHeaders();
+      });
+    }
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.status === 200) {
+      const tail = this.tail;
+      tail.push(chunk);
+      this.tailBytes += chunk.length;
+      while (this.tailBytes - tail[0].length >= TAIL_BYTES) this.tailBytes -= tail.shift()!.length;
+    }
+    this.wrote = true;
+    if (!this.res.write(chunk) && !this.draining) {
+      this.draining = true;
+      c.pause();
+      this.res.once('drain', this.onDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    const tail = this.tail;
+    const usage = tail.length === 0 ? null : usageOf(tail.length === 1 ? tail[0] : Buffer.concat(tail, this.tailBytes));
+    this.settle({ outcome: 'completed', status: this.status ?? 502, usage, ttfbMs: this.ttfbMs });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    const { res, status } = this;
+    if (this.clientGone || error instanceof ClientGoneError) {
+      if (!res.destroyed) res.destroy();
+      return this.settle({ outcome: 'client-gone', status });
+    }
+    if (status === null) return this.settle({ outcome: 'unreachable', error });
+    // The answer has started: it cannot be retried or replaced by an error body.
+    res.destroy();
+    this.settle({ outcome: 'broken', status, error });
+  }
 }
 
 /**
@@ -115,87 +226,9 @@ export class Forwarder implements OnModuleDestroy {
     if (res.destroyed || res.writableEnded) return Promise.resolve({ outcome: 'client-gone', status: null });
     const t0 = performance.now();
     return new Promise<ForwardResult>((resolve) => {
-      let controller: Dispatcher.DispatchController | null = null;
-      let status: number | null = null;
-      let ttfbMs = 0;
-      let clientGone = false;
-      // The answer's last chunks, at least TAIL_BYTES of them once that many came (joined once, at the end).
-      const tail: Buffer[] = [];
-      let tailBytes = 0;
-      let settled = false;
-
-      const settle = (result: ForwardResult): void => {
-        if (settled) return;
-        settled = true;
-        res.off('close', onClose);
-        res.off('drain', onDrain);
-        resolve(result);
-      };
-      const onClose = (): void => {
-        if (res.writableFinished) return;
-        clientGone = true;
-        if (controller && !controller.aborted) controller.abort(new ClientGoneError());
-        // Not yet dispatched onto a socket: onRequestStart aborts it.
-      };
-      let draining = false;
-      /** Some of the body was written (so the head went with it). */
-      let wrote = false;
-      const onDrain = (): void => {
-        draining = false;
-        controller?.resume();
-      };
-      res.on('close', onClose);
-
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(c) {
-          controller = c;
-          if (clientGone) c.abort(new ClientGoneError());
-        },
-        onResponseStart(c, statusCode, headers) {
-          if (statusCode < 200) return; // 1xx informational: the final head follows
-          status = statusCode;
-          ttfbMs = performance.now() - t0;
-          res.writeHead(statusCode, answerHeaders(headers, request.answerHeaders));
-          // SSE: the head goes out now, not with the first token — unless that token came in
-          // the same read (undici hands it over before the tick ends): then both leave in one write.
-          if (String(headers['content-type'] ?? '').startsWith('text/event-stream')) {
-            process.nextTick(() => {
-              if (!wrote && !res.destroyed) res.flushHeaders();
-            });
-          }
-        },
-        onResponseData(c, chunk) {
-          if (status === 200) {
-            tail.push(chunk);
-            tailBytes += chunk.length;
-            while (tailBytes - tail[0].length >= TAIL_BYTES) tailBytes -= tail.shift()!.length;
-          }
-          wrote = true;
-          if (!res.write(chunk) && !draining) {
-            draining = true;
-            c.pause();
-            res.once('drain', onDrain);
-          }
-        },
-        onResponseEnd() {
-          res.end();
-          const usage = tail.length > 0 ? readUsage(Buffer.concat(tail, tailBytes).toString('latin1', Math.max(0, tailBytes - TAIL_BYTES))) : null;
-          settle({ outcome: 'completed', status: status ?? 502, usage, ttfbMs });
-        },
-        onResponseError(_c, error) {
-          if (clientGone || error instanceof ClientGoneError) {
-            if (!res.destroyed) res.destroy();
-            return settle({ outcome: 'client-gone', status });
-          }
-          if (status === null) return settle({ outcome: 'unreachable', error });
-          // The answer has started: it cannot be retried or replaced by an error body.
-          res.destroy();
-          settle({ outcome: 'broken', status, error });
-        },
-      };
       this.pool(request.origin).dispatch(
         { path: request.path, method: 'POST', headers: request.headers, body: request.body, blocking: true },
-        handler,
+        new ForwardExchange(res, request.answerHeaders, t0, resolve),
       );
     });
   }

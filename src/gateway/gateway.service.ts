@@ -75,7 +75,30 @@ interface FleetSnapshot {
   models: Map<string, RouteModel>;
   embeddings: boolean;
   at: number;
+  /**
+   * Fleet routes with a ready server, per endpoint and requested name, resolved once per
+   * snapshot: the route depends on nothing else, and the names are bounded (model ids,
+   * aliases, tiers — a name that resolves to nothing is never kept).
+   */
+  routes: Record<GatewayEndpoint, Map<string, FleetRoute>>;
 }
+
+/** A ready server with what a request to it needs, built once per snapshot rather than per request. */
+interface ReadyUpstream extends Upstream {
+  origin: string;
+  /** upstreamKey(): in-flight counting and retry exclusion. */
+  key: string;
+  /** X-Magi-Model and X-Magi-Upstream of its answers. */
+  answerHeaders: Record<string, string>;
+}
+
+type FleetRoute = Omit<Extract<Route, { kind: 'fleet' }>, 'ready'> & { ready: ReadyUpstream[] };
+
+/** Headers of every request sent upstream (undici only reads them). */
+const UPSTREAM_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+});
 
 /** The client went away while the request waited: nothing more to answer. */
 class ClientGone extends Error {}
@@ -118,6 +141,19 @@ function connectHost(host: string): string {
 function origin(host: string, port: number): string {
   return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
 }
+
+function readyUpstream(u: Upstream): ReadyUpstream {
+  return {
+    modelId: u.modelId,
+    host: u.host,
+    port: u.port,
+    origin: origin(u.host, u.port),
+    key: upstreamKey(u),
+    answerHeaders: { 'X-Magi-Model': u.modelId, 'X-Magi-Upstream': String(u.port) },
+  };
+}
+
+const noRoutes = (): FleetSnapshot['routes'] => ({ chat: new Map(), completions: new Map(), embeddings: new Map() });
 
 function statusCodeOf(e: unknown): number {
   return e instanceof AppError ? e.status : 500;
@@ -221,7 +257,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       requested = body.model;
       stream = body.stream;
       const profile = this.activeProfile();
-      const route = resolveRoute(body.model, this.routeContext(endpoint, profile));
+      const route = this.route(body.model, endpoint, profile);
       if (route.kind === 'litellm') {
         outcome.label = 'litellm';
         await this.forwardToLiteLlm(endpoint, body, route.model, res, outcome);
@@ -306,12 +342,23 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
         embeddings,
       });
     }
-    this.snapshot = { servers, models, embeddings, at: now };
+    this.snapshot = { servers, models, embeddings, at: now, routes: noRoutes() };
     return this.snapshot;
   }
 
-  private routeContext(endpoint: GatewayEndpoint, profile: Profile | null = this.activeProfile()): RouteContext {
+  /** Where `model` goes (route.ts), fleet routes with a ready server taken from the snapshot's cache. */
+  private route(model: string, endpoint: GatewayEndpoint, profile: Profile | null = this.activeProfile()): FleetRoute | (Route & { kind: 'litellm' }) {
     const snapshot = this.fleetSnapshot(profile);
+    const cached = snapshot.routes[endpoint].get(model);
+    if (cached) return cached;
+    const route = resolveRoute(model, this.routeContext(endpoint, profile, snapshot));
+    if (route.kind !== 'fleet') return route;
+    const fleetRoute: FleetRoute = { ...route, ready: route.ready.map(readyUpstream) };
+    if (fleetRoute.ready.length > 0) snapshot.routes[endpoint].set(model, fleetRoute);
+    return fleetRoute;
+  }
+
+  private routeContext(endpoint: GatewayEndpoint, profile: Profile | null, snapshot: FleetSnapshot): RouteContext {
     return {
       endpoint,
       aliases: profile?.aliases ?? {},
@@ -324,7 +371,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private async forwardToFleet(
     endpoint: GatewayEndpoint,
     body: RequestBody,
-    first: Route & { kind: 'fleet' },
+    first: FleetRoute,
     strategy: BalancingStrategy | null,
     res: ServerResponse,
     outcome: Outcome,
@@ -336,9 +383,8 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     if (result.outcome === 'unreachable') {
       // Routed around once: another ready server of the same target, or — for a reset on a
       // kept-alive socket of the only server — the same one.
-      const failed = upstreamKey(upstream);
       const again = this.routeOrNull(body.model, endpoint);
-      const others = again ? again.ready.filter((u) => upstreamKey(u) !== failed) : [];
+      const others = again ? again.ready.filter((u) => u.key !== upstream.key) : [];
       const code = (result.error as NodeJS.ErrnoException).code ?? '';
       const next = others.length > 0 ? this.pick(route, strategy, others) : REFUSED.has(code) ? null : upstream;
       this.logger.warn(
@@ -359,53 +405,54 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     this.settle(result, outcome);
   }
 
-  private routeOrNull(model: string, endpoint: GatewayEndpoint): (Route & { kind: 'fleet' }) | null {
+  private routeOrNull(model: string, endpoint: GatewayEndpoint): FleetRoute | null {
     try {
-      const r = resolveRoute(model, this.routeContext(endpoint));
+      const r = this.route(model, endpoint);
       return r.kind === 'fleet' ? r : null;
     } catch {
       return null;
     }
   }
 
-  private pick(route: Route & { kind: 'fleet' }, strategy: BalancingStrategy | null, candidates: readonly Upstream[]): Upstream {
+  private pick(route: FleetRoute, strategy: BalancingStrategy | null, candidates: readonly ReadyUpstream[]): ReadyUpstream {
     if (strategy === null) return candidates[0];
-    return this.balancer.pick(route.key, strategy, candidates, (u) => this.load.get(upstreamKey(u)) ?? 0);
+    return this.balancer.pick(route.key, strategy, candidates, this.loadOf);
   }
 
+  private readonly loadOf = (u: ReadyUpstream): number => this.load.get(u.key) ?? 0;
+
   /** One attempt on one server, with its in-flight accounting. */
-  private async send(
-    endpoint: GatewayEndpoint,
-    body: RequestBody,
-    upstream: Upstream,
-    res: ServerResponse,
-    outcome: Outcome,
-  ): Promise<ForwardResult> {
-    const key = upstreamKey(upstream);
-    outcome.modelId = upstream.modelId;
+  private send(endpoint: GatewayEndpoint, body: RequestBody, upstream: ReadyUpstream, res: ServerResponse, outcome: Outcome): Promise<ForwardResult> {
+    const { key, modelId } = upstream;
+    outcome.modelId = modelId;
     outcome.upstream = upstream.port;
-    const request: ForwardRequest = {
-      origin: origin(upstream.host, upstream.port),
-      path: UPSTREAM_PATHS[endpoint],
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: withModel(body, upstream.modelId),
-      answerHeaders: { 'X-Magi-Model': upstream.modelId, 'X-Magi-Upstream': String(upstream.port) },
-    };
     this.load.set(key, (this.load.get(key) ?? 0) + 1);
-    this.metrics.started(upstream.modelId);
-    try {
-      const result = await this.forwarder.forward(request, res);
-      if (result.outcome === 'completed' || result.outcome === 'broken') {
-        // ttfb is only known for answers that started
-        if (result.outcome === 'completed') this.metrics.firstByte(upstream.modelId, endpoint, result.ttfbMs);
-      }
-      return result;
-    } finally {
+    this.metrics.started(modelId);
+    const release = (): void => {
       const n = (this.load.get(key) ?? 1) - 1;
       if (n > 0) this.load.set(key, n);
       else this.load.delete(key);
-      this.metrics.ended(upstream.modelId);
-    }
+      this.metrics.ended(modelId);
+    };
+    const request: ForwardRequest = {
+      origin: upstream.origin,
+      path: UPSTREAM_PATHS[endpoint],
+      headers: UPSTREAM_HEADERS,
+      body: withModel(body, modelId),
+      answerHeaders: upstream.answerHeaders,
+    };
+    return this.forwarder.forward(request, res).then(
+      (result) => {
+        release();
+        // ttfb is only known for answers that completed
+        if (result.outcome === 'completed') this.metrics.firstByte(modelId, endpoint, result.ttfbMs);
+        return result;
+      },
+      (e: unknown) => {
+        release();
+        throw e;
+      },
+    );
   }
 
   private settle(result: ForwardResult, outcome: Outcome): void {
@@ -434,7 +481,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     outcome: Outcome,
   ): Promise<void> {
     const lite = this.liteLlm!;
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
     if (lite.apiKey) headers.authorization = `Bearer ${lite.apiKey}`;
     outcome.upstream = 'litellm';
     outcome.servedAs = model;
@@ -463,9 +510,9 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private waitForReady(
     model: string,
     endpoint: GatewayEndpoint,
-    route: Route & { kind: 'fleet' },
+    route: FleetRoute,
     res: ServerResponse,
-  ): Promise<Route & { kind: 'fleet' }> {
+  ): Promise<FleetRoute> {
     const name = route.target.kind === 'model' ? route.target.modelId : route.target.tier;
     return new Promise((resolve, reject) => {
       let done = false;
@@ -484,7 +531,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       const check = (): void => {
         if (done) return;
         try {
-          const r = resolveRoute(model, this.routeContext(endpoint));
+          const r = this.route(model, endpoint);
           if (r.kind !== 'fleet') return finish(() => reject(new ModelNotRunningError(name, 'the active profile changed')));
           if (r.ready.length > 0) return finish(() => resolve(r));
           if (r.pending === 0) finish(() => reject(new ModelNotRunningError(name, 'no server of it is starting any more')));

@@ -176,7 +176,7 @@ export class Balancer {
    * One of `candidates` (non-empty, stable order). `load` gives the requests in flight
    * on a server, for `least_loaded`.
    */
-  pick(key: string, strategy: BalancingStrategy, candidates: readonly Upstream[], load: (u: Upstream) => number): Upstream {
+  pick<U extends Upstream>(key: string, strategy: BalancingStrategy, candidates: readonly U[], load: (u: U) => number): U {
     const n = candidates.length;
     if (n === 1) return candidates[0];
     if (strategy === 'random') return candidates[Math.min(n - 1, Math.floor(this.random() * n))];
@@ -185,7 +185,7 @@ export class Balancer {
     if (strategy === 'round_robin') return candidates[cursor % n];
     // least_loaded: the fewest in flight; ties taken in turn.
     let min = Infinity;
-    let tied: Upstream[] = [];
+    let tied: U[] = [];
     for (const c of candidates) {
       const l = load(c);
       if (l < min) {
