@@ -30,10 +30,13 @@ async function main(): Promise<void> {
     const ta = target(a);
     const tb = target(b);
     // cpu: the inverse of µs per request, so "B / A" reads the same way (above 100% = B cheaper)
+    // Requests each build answered, to turn profiles (BENCH_GATEWAY_NODE_ARGS=--cpu-prof) into per-request figures.
+    const served = new Map<typeof ta, number>();
     const rps = async (t: typeof ta): Promise<number> => {
-      if (!cpu) return (await wrkLoad(t.url, t.body, 16, 4)).rps;
-      const before = await t.magi.ask<NodeJS.CpuUsage>('cpu');
+      const before = cpu ? await t.magi.ask<NodeJS.CpuUsage>('cpu') : null;
       const r = await wrkLoad(t.url, t.body, 16, 4);
+      served.set(t, (served.get(t) ?? 0) + r.requests);
+      if (!before) return r.rps;
       const after = await t.magi.ask<NodeJS.CpuUsage>('cpu');
       const us = (after.user - before.user + after.system - before.system) / r.requests;
       console.log(`${t === ta ? 'A' : 'B'}: ${us.toFixed(1)} µs/request`);
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
       ratios.push((100 * rb) / ra);
     }
     const sorted = [...ratios].sort((x, y) => x - y);
+    console.log(`requests answered: A ${served.get(ta)}, B ${served.get(tb)}`);
     console.log(`B / A ${cpu ? 'requests per CPU second' : 'req/s'}: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`);
   } finally {
     await a.close();

@@ -172,7 +172,7 @@ class ForwardExchange implements Dispatcher.DispatchHandler {
     this.settle({ outcome: 'completed', status: this.status ?? 502, usage, ttfbMs: this.ttfbMs });
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_c: Dispatcher.DispatchController | null, error: Error): void {
     const { res, status } = this;
     if (this.clientGone || error instanceof ClientGoneError) {
       if (!res.destroyed) res.destroy();
@@ -222,15 +222,23 @@ export class Forwarder implements OnModuleDestroy {
    * whether anything was written, so the caller can retry elsewhere or answer an error.
    */
   forward(request: ForwardRequest, res: ServerResponse): Promise<ForwardResult> {
-    if (this.closed) return Promise.resolve({ outcome: 'unreachable', error: new Error('gateway is shutting down') });
-    if (res.destroyed || res.writableEnded) return Promise.resolve({ outcome: 'client-gone', status: null });
-    const t0 = performance.now();
-    return new Promise<ForwardResult>((resolve) => {
+    return new Promise((resolve) => this.forwardTo(request, res, resolve));
+  }
+
+  /** forward() with a callback, called once: the gateway's common path makes no promise. */
+  forwardTo(request: ForwardRequest, res: ServerResponse, done: (result: ForwardResult) => void): void {
+    if (this.closed) return done({ outcome: 'unreachable', error: new Error('gateway is shutting down') });
+    if (res.destroyed || res.writableEnded) return done({ outcome: 'client-gone', status: null });
+    const exchange = new ForwardExchange(res, request.answerHeaders, performance.now(), done);
+    try {
       this.pool(request.origin).dispatch(
         { path: request.path, method: 'POST', headers: request.headers, body: request.body, blocking: true },
-        new ForwardExchange(res, request.answerHeaders, t0, resolve),
+        exchange,
       );
-    });
+    } catch (e) {
+      // undici refused the request itself (e.g. a pool closing under it): nothing was sent.
+      exchange.onResponseError(null, e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** Closes the pool of an upstream that went away; its requests in flight finish first. */

@@ -35,49 +35,38 @@ class UnsupportedEncodingError extends AppError {
 }
 
 /**
- * Reads a request body as bytes, at most `limit` of them. Resolves null when the client
- * went away first. Past the limit the rest is read and dropped (so the 413 reaches a
- * client that is still sending), never kept.
+ * Reads a request body as bytes, at most `limit` of them, and hands it to `done` (or the
+ * error to `fail`). Past the limit the rest is read and dropped (so the 413 reaches a
+ * client that is still sending), never kept. A client that goes away before the end is
+ * simply never answered: `end` does not come.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+function readBody(req: IncomingMessage, limit: number, done: (body: Buffer) => void, fail: (e: unknown) => void): void {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
     req.resume();
-    return Promise.reject(new UnsupportedEncodingError(encoding));
+    return fail(new UnsupportedEncodingError(encoding));
   }
   const declared = Number(req.headers['content-length']);
   if (declared > limit) {
     req.resume();
-    return Promise.reject(new PayloadTooLargeError());
+    return fail(new PayloadTooLargeError());
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (): void => {
+  let first: Buffer | null = null;
+  let more: Buffer[] | null = null;
+  let size = 0;
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size > limit) {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        done();
-        req.resume();
-        reject(new PayloadTooLargeError());
-      } else chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      done();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onClose = (): void => {
-      done();
-      resolve(null);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('close', onClose);
-  });
+      req.resume();
+      fail(new PayloadTooLargeError());
+    } else if (first === null) first = chunk;
+    else (more ??= [first]).push(chunk);
+  };
+  const onEnd = (): void => done(more !== null ? Buffer.concat(more, size) : (first ?? Buffer.alloc(0)));
+  req.on('data', onData);
+  req.on('end', onEnd);
 }
 
 /**
@@ -107,12 +96,10 @@ export function gatewayRequestHandler(options: GatewayListenerOptions): (req: In
       fail(req, res, e);
       return true;
     }
-    readBody(req, maxBodyBytes).then(
-      (body) => {
-        if (body !== null) gateway.handle(endpoint, res, body).catch((e: unknown) => fail(req, res, e));
-      },
-      (e: unknown) => fail(req, res, e),
-    );
+    const onError = (e: unknown): void => {
+      if (e !== undefined) fail(req, res, e);
+    };
+    readBody(req, maxBodyBytes, (body) => gateway.serve(endpoint, res, body, onError), onError);
     return true;
   };
 }
