@@ -5,6 +5,7 @@
  * flows at the end.
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -577,6 +578,30 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       expect(isOpenAiError(big.json(), 'payload_too_large')).toBe(true);
       // the connection's next request is still answered
       expect((await post(`${url}/v1/chat/completions`, chat(model))).status).toBe(200);
+    });
+
+    it('forwards nothing for a client that leaves halfway through its body, and keeps serving', async () => {
+      const model = await readyFast();
+      const requests = await metric(url, 'magi_gateway_requests_total', { model });
+      const body = Buffer.from(JSON.stringify(chat(model)));
+      const { port } = new URL(url);
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH.authorization}\r\n` +
+              `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+          );
+          socket.write(body.subarray(0, body.length >> 1), () => setTimeout(() => socket.destroy(), 100));
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      // not forwarded, not counted as a request (it never became one), and MAGI still answers
+      expect(await metric(url, 'magi_gateway_requests_total', { model })).toBe(requests);
+      const res = await post(`${url}/v1/chat/completions`, chat(model));
+      expect([res.status, res.headers['x-magi-model']]).toEqual([200, model]);
+      expect(await metric(url, 'magi_gateway_requests_total', { model })).toBe(requests + 1);
     });
 
     it('is 415 for a compressed body, which it does not inflate', async () => {
