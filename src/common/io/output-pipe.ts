@@ -81,6 +81,9 @@ export class OutputPipe {
       if (n === 0) break; // every writer closed it
       this.interval = POLL_MIN_MS;
       this.split(this.decoder.write(this.buf.subarray(0, n)));
+      // A read of a pipe takes all it holds up to the buffer's size: less means it is empty
+      // now. Reading again would only fail with EAGAIN, and Node throws a full Error for it.
+      if (n < CHUNK_BYTES) break;
     }
   }
 
