@@ -262,7 +262,10 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const t0 = performance.now();
     const outcome: Outcome = { label: 'unknown', modelId: null, upstream: null, status: 0, usage: null, error: null, retried: false };
     let body: RequestBody | null = null;
+    let finished = false;
     const finish = (e?: unknown): void => {
+      if (finished) return;
+      finished = true;
       if (e instanceof ClientGone) {
         outcome.status = 499;
         outcome.error = 'client_disconnected';
@@ -292,24 +295,13 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       // `loadBalancing.enabled: false`: no spreading, the first ready server (others only for a retry).
       const lb = profile?.loadBalancing;
       const strategy = lb?.enabled === false ? null : (lb?.strategy ?? 'round_robin');
-      if (route.ready.length === 0) {
-        this.forwardToFleet(endpoint, body, route, strategy, res, outcome).then(() => finish(), finish);
-        return;
+      if (route.ready.length > 0) this.forwardToFleet(endpoint, body, route, strategy, res, outcome, finish);
+      else {
+        const waiting = body;
+        this.waitForReady(body.model, endpoint, route, res)
+          .then((ready) => this.forwardToFleet(endpoint, waiting, ready, strategy, res, outcome, finish))
+          .catch(finish);
       }
-      const upstream = this.pick(route, strategy, route.ready);
-      const sent = body;
-      this.send(endpoint, sent, upstream, res, outcome, (result) => {
-        if (result.outcome === 'unreachable') {
-          this.retryElsewhere(endpoint, sent, route, strategy, upstream, result, res, outcome).then(() => finish(), finish);
-          return;
-        }
-        try {
-          this.settle(result, outcome);
-        } catch (e) {
-          return finish(e);
-        }
-        finish();
-      });
     } catch (e) {
       finish(e);
     }
@@ -400,20 +392,33 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  /** The slow fleet path: waits for a server of the route to be ready, then sends (retrying once). */
-  private async forwardToFleet(
+  /**
+   * Sends to one of the route's ready servers by the strategy; one that cannot be reached
+   * is routed around once (retryElsewhere). `finish` is called once, with the error when
+   * the request failed before its answer started.
+   */
+  private forwardToFleet(
     endpoint: GatewayEndpoint,
     body: RequestBody,
-    first: FleetRoute,
+    route: FleetRoute,
     strategy: BalancingStrategy | null,
     res: ServerResponse,
     outcome: Outcome,
-  ): Promise<void> {
-    const route = first.ready.length > 0 ? first : await this.waitForReady(body.model, endpoint, first, res);
+    finish: (error?: unknown) => void,
+  ): void {
     const upstream = this.pick(route, strategy, route.ready);
-    const result = await this.sendAsync(endpoint, body, upstream, res, outcome);
-    if (result.outcome === 'unreachable') await this.retryElsewhere(endpoint, body, route, strategy, upstream, result, res, outcome);
-    else this.settle(result, outcome);
+    this.send(endpoint, body, upstream, res, outcome, (result) => {
+      if (result.outcome === 'unreachable') {
+        this.retryElsewhere(endpoint, body, route, strategy, upstream, result, res, outcome).then(() => finish(), finish);
+        return;
+      }
+      try {
+        this.settle(result, outcome);
+      } catch (e) {
+        return finish(e);
+      }
+      finish();
+    });
   }
 
   /**
@@ -443,7 +448,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     if (next) {
       this.metrics.retried(upstream.modelId);
       outcome.retried = true;
-      result = await this.sendAsync(endpoint, body, next, res, outcome);
+      result = await new Promise<ForwardResult>((r) => this.send(endpoint, body, next, res, outcome, r));
     }
     if (result.outcome === 'unreachable') {
       const reason = (result.error as NodeJS.ErrnoException).code ?? result.error.message;
@@ -498,10 +503,6 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       if (result.outcome === 'completed') this.metrics.firstByte(modelId, endpoint, result.ttfbMs);
       done(result);
     });
-  }
-
-  private sendAsync(endpoint: GatewayEndpoint, body: RequestBody, upstream: ReadyUpstream, res: ServerResponse, outcome: Outcome): Promise<ForwardResult> {
-    return new Promise((resolve) => this.send(endpoint, body, upstream, res, outcome, resolve));
   }
 
   private settle(result: ForwardResult, outcome: Outcome): void {

@@ -793,3 +793,29 @@ describe('gateway fallback to LiteLLM, and embeddings', () => {
     }
   });
 });
+
+describe('gateway queue', () => {
+  const MIKE = { name: 'mike', billions: 1 };
+  let env: Env | undefined;
+
+  afterAll(async () => env?.close());
+
+  it('holds a request for a server that is still starting and answers it from that server once it is ready', async () => {
+    env = await startGatewayApp({
+      models: [MIKE],
+      profile: { name: 'gateway', enabledModels: [idOf(MIKE)] },
+      standin: { '*': { LOAD_MS: 2000 } },
+      env: { GATEWAY_QUEUE_TIMEOUT: '30' },
+    });
+    expect((await servers(env.url)).map((s) => s.state)).toEqual(['starting']);
+    const res = await post(`${env.url}/v1/chat/completions`, chat(idOf(MIKE)));
+    const [server] = await servers(env.url);
+    expect(server.state).toBe('ready');
+    expect([res.status, res.headers['x-magi-model'], res.headers['x-magi-upstream'], res.json().object]).toEqual([
+      200,
+      idOf(MIKE),
+      String(server.port),
+      'chat.completion',
+    ]);
+  }, 40000);
+});
