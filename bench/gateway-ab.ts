@@ -8,10 +8,9 @@
  *   git worktree add /tmp/magi-a <rev> && ln -s "$PWD/node_modules" /tmp/magi-a/ && (cd /tmp/magi-a && npx nest build)
  *   npx ts-node --transpile-only bench/gateway-ab.ts /tmp/magi-a/dist     # B = this tree (built by the bench)
  *
- * BENCH_AB_METRIC=cpu compares µs of MAGI CPU per request instead (each build's own
- * process, against the stand-in that answers at once): the path's cost without the
- * machine's scheduling in it. Knobs: BENCH_AB_PAIRS (default 12), and gateway.bench.ts's
- * BENCH_GATEWAY_* for both.
+ * It also prints the requests each build answered, so profiles of both
+ * (BENCH_GATEWAY_NODE_ARGS="--cpu-prof …") turn into per-request figures. Knobs:
+ * BENCH_AB_PAIRS (default 12), and gateway.bench.ts's BENCH_GATEWAY_* for both.
  */
 import { chatBody, startMagi, wrkLoad } from './gateway.bench';
 
@@ -21,26 +20,18 @@ async function main(): Promise<void> {
   const a = await startMagi('standin', undefined, aDist);
   const b = await startMagi('standin');
   try {
-    const cpu = process.env.BENCH_AB_METRIC === 'cpu';
     const target = (m: typeof a) => ({
-      magi: m,
       url: `${m.info.url}/v1/chat/completions`,
-      body: chatBody(m.info.servers.find((s) => s.modelId.startsWith(cpu ? 'instant' : 'five'))!.modelId, false),
+      body: chatBody(m.info.servers.find((s) => s.modelId.startsWith('five'))!.modelId, false),
     });
     const ta = target(a);
     const tb = target(b);
-    // cpu: the inverse of µs per request, so "B / A" reads the same way (above 100% = B cheaper)
     // Requests each build answered, to turn profiles (BENCH_GATEWAY_NODE_ARGS=--cpu-prof) into per-request figures.
     const served = new Map<typeof ta, number>();
     const rps = async (t: typeof ta): Promise<number> => {
-      const before = cpu ? await t.magi.ask<NodeJS.CpuUsage>('cpu') : null;
       const r = await wrkLoad(t.url, t.body, 16, 4);
       served.set(t, (served.get(t) ?? 0) + r.requests);
-      if (!before) return r.rps;
-      const after = await t.magi.ask<NodeJS.CpuUsage>('cpu');
-      const us = (after.user - before.user + after.system - before.system) / r.requests;
-      console.log(`${t === ta ? 'A' : 'B'}: ${us.toFixed(1)} µs/request`);
-      return 1e6 / us;
+      return r.rps;
     };
     await rps(ta);
     await rps(tb);
@@ -59,7 +50,7 @@ async function main(): Promise<void> {
     }
     const sorted = [...ratios].sort((x, y) => x - y);
     console.log(`requests answered: A ${served.get(ta)}, B ${served.get(tb)}`);
-    console.log(`B / A ${cpu ? 'requests per CPU second' : 'req/s'}: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`);
+    console.log(`B / A req/s: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`);
   } finally {
     await a.close();
     await b.close();
