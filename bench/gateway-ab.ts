@@ -10,14 +10,17 @@
  *
  * It also prints the requests each build answered, so profiles of both
  * (BENCH_GATEWAY_NODE_ARGS="--cpu-prof …") turn into per-request figures. Knobs:
- * BENCH_AB_PAIRS (default 12), and gateway.bench.ts's BENCH_GATEWAY_* for both.
+ * BENCH_AB_PAIRS (default 12), BENCH_AB_NODE_ARGS_A (node flags for build A only, in place of
+ * BENCH_GATEWAY_NODE_ARGS: A/B of a runtime flag on one build), and gateway.bench.ts's
+ * BENCH_GATEWAY_* for both.
  */
 import { chatBody, startMagi, wrkLoad } from './gateway.bench';
 
 async function main(): Promise<void> {
   const aDist = process.argv[2];
   if (!aDist) throw new Error('usage: gateway-ab.ts <dist folder of build A>');
-  const a = await startMagi('standin', undefined, aDist);
+  const aArgs = process.env.BENCH_AB_NODE_ARGS_A?.split(/\s+/).filter(Boolean);
+  const a = await startMagi('standin', undefined, aDist, aArgs);
   const b = await startMagi('standin');
   try {
     const target = (m: typeof a) => ({

@@ -129,13 +129,13 @@ interface Magi {
   close(): Promise<void>;
 }
 
-export async function startMagi(mode: Mode, logLevel = LOG_LEVEL, dist = join(__dirname, '..', 'dist')): Promise<Magi> {
+export async function startMagi(mode: Mode, logLevel = LOG_LEVEL, dist = join(__dirname, '..', 'dist'), nodeArgs = NODE_ARGS): Promise<Magi> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
   buildOnce();
   const { env, root, count } = await prepare(mode, logLevel);
   const root_ = join(__dirname, '..');
-  const proc: ChildProcess = spawn(process.execPath, [...NODE_ARGS, '--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(dist, 'main.js')], {
+  const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, '--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(dist, 'main.js')], {
     cwd: root_,
     env,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
