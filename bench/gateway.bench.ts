@@ -24,7 +24,7 @@ import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { connect } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { fmt, load, LoadResult } from './support';
 
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5);
@@ -259,15 +259,22 @@ function quantile(sorted: number[], q: number): number {
  * per request and per chunk stays small beside the stand-in's and MAGI's on a shared
  * machine. Records the time to the first body byte and to the end of each answer.
  */
+/**
+ * One client connection sending `request` again as soon as each answer ends, until
+ * `deadline`. A server that closes the connection (`Connection: close`, or cpp-httplib's
+ * cap on requests per keep-alive connection in a real llama-server) gets a new one; an
+ * answer cut short counts as an error.
+ */
 function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: number[]; total: number[]; errors: number }): Promise<void> {
   return new Promise((resolveLoop) => {
-    const socket = connect(Number(u.port), u.hostname);
-    socket.setNoDelay(true);
+    let socket: Socket;
     let buf = '';
     let t0 = 0;
     let status = 0;
     let head = true;
     let chunked = false;
+    let closing = false; // the answer said `Connection: close`
+    let inFlight = false;
     let length = 0; // Content-Length left, or the current chunk's size left
     let sawBody = false;
     const send = (): void => {
@@ -278,6 +285,7 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
       buf = '';
       head = true;
       sawBody = false;
+      inFlight = true;
       t0 = performance.now();
       socket.write(request);
     };
@@ -287,12 +295,17 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
       out.ttfc.push(performance.now() - t0);
     };
     const finish = (): void => {
+      inFlight = false;
       if (status === 200) out.total.push(performance.now() - t0);
       else out.errors++;
+      if (closing) {
+        socket.removeAllListeners('close');
+        socket.destroy();
+        return open();
+      }
       send();
     };
-    socket.setEncoding('latin1'); // one char per byte: lengths below are byte counts
-    socket.on('data', (data: string) => {
+    const onData = (data: string): void => {
       buf += data;
       for (;;) {
         if (head) {
@@ -301,6 +314,7 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
           const lines = buf.slice(0, end).split('\r\n');
           status = Number(lines[0].split(' ')[1]);
           chunked = lines.some((l) => /^transfer-encoding:\s*chunked/i.test(l));
+          closing = lines.some((l) => /^connection:\s*close/i.test(l));
           const cl = lines.find((l) => /^content-length:/i.test(l));
           length = chunked ? -1 : Number(cl?.split(':')[1] ?? 0);
           buf = buf.slice(end + 4);
@@ -330,12 +344,28 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
         buf = buf.slice(length + 2);
         length = -1;
       }
-    });
-    socket.on('error', () => {
-      out.errors++;
-      resolveLoop();
-    });
-    socket.on('connect', send);
+    };
+    function open(): void {
+      if (performance.now() >= deadline) return resolveLoop();
+      closing = false;
+      socket = connect(Number(u.port), u.hostname);
+      socket.setNoDelay(true);
+      socket.setEncoding('latin1'); // one char per byte: lengths below are byte counts
+      socket.on('data', onData);
+      socket.on('error', () => undefined); // 'close' follows
+      let connected = false;
+      socket.on('close', () => {
+        if (inFlight || !connected) out.errors++;
+        inFlight = false;
+        if (connected) open();
+        else setTimeout(open, 10); // refused: do not spin
+      });
+      socket.on('connect', () => {
+        connected = true;
+        send();
+      });
+    }
+    open();
   });
 }
 
