@@ -370,7 +370,7 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
 }
 
 /** `connections` loops of requests for `seconds`: time to the first body byte and to the end. */
-async function streamLoad(url: string, body: string, connections: number, seconds: number): Promise<StreamResult> {
+export async function streamLoad(url: string, body: string, connections: number, seconds: number): Promise<StreamResult> {
   const u = new URL(url);
   const payload = Buffer.from(body);
   const request = Buffer.concat([

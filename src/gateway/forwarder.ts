@@ -11,6 +11,12 @@ export interface ForwardRequest {
   body: Buffer;
   /** Added to the answer's headers (X-Magi-Model, X-Magi-Upstream). */
   answerHeaders: Record<string, string>;
+  /**
+   * Send `Connection: close` and never reuse the connection. llama-server closes the
+   * connection after every streamed answer although it announced keep-alive, so a request
+   * sent on it next would meet a closing socket (see GatewayService.send).
+   */
+  closeAfter?: boolean;
 }
 
 /** Token counts read from an answer's `usage`. */
@@ -232,7 +238,7 @@ export class Forwarder implements OnModuleDestroy {
     const exchange = new ForwardExchange(res, request.answerHeaders, performance.now(), done);
     try {
       this.pool(request.origin).dispatch(
-        { path: request.path, method: 'POST', headers: request.headers, body: request.body, blocking: true },
+        { path: request.path, method: 'POST', headers: request.headers, body: request.body, blocking: true, reset: request.closeAfter === true },
         exchange,
       );
     } catch (e) {

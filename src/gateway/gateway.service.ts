@@ -493,6 +493,9 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       headers: UPSTREAM_HEADERS,
       body: withModel(body, modelId),
       answerHeaders: upstream.answerHeaders,
+      // A real llama-server closes the connection after each stream (the stand-in does too, endStream):
+      // reused at once, it would fail the next request or, retried on another such socket, 502.
+      closeAfter: body.stream,
     };
     this.forwarder.forwardTo(request, res, (result) => {
       const n = (this.load.get(key) ?? 1) - 1;

@@ -250,6 +250,8 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       standin: {
         '*': { LOAD_MS: 50, CHUNK_DELAY_MS: 20, CHUNKS: 5 },
         [idOf(FAST[0])]: { ECHO: 1, CHUNKS: 100 },
+        // closes each connection 5 ms after a stream: long enough for a reuse to meet it
+        [idOf(FAST[1])]: { STREAM_CLOSE_MS: 5 },
         [idOf(DELTA)]: { CHUNK_DELAY_MS: 300, CHUNKS: 5 },
         [idOf(GOLF)]: { CLOSE_CONNECTIONS: 1 },
         [idOf(INDIA)]: { LOAD_MS: 600000 },
@@ -401,6 +403,22 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       );
       expect(env.events().filter((l) => l.startsWith('disconnect ') && l.includes(`port=${port}`)).length).toBe(before + 1);
       await waitFor(async () => (await metric(url, 'magi_gateway_requests_in_flight', { model: idOf(DELTA) })) === 0, 2000, 20, 'in-flight 0');
+    });
+
+    it('never sends a request on a connection the server closes after each stream (as llama-server does): no retry, no error', async () => {
+      const model = idOf(FAST[1]);
+      const retriesBefore = await metric(url, 'magi_gateway_retries_total', { model });
+      // 4 clients, each starting its next stream the moment the last one ended: the
+      // moment a reused connection would be the one the server is closing.
+      const statuses = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const seen: number[] = [];
+          for (let i = 0; i < 12; i++) seen.push((await post(`${url}/v1/chat/completions`, chat(model, { stream: true, max_tokens: 1 }))).status);
+          return seen;
+        }),
+      );
+      expect(statuses.flat()).toEqual(Array(48).fill(200));
+      expect(await metric(url, 'magi_gateway_retries_total', { model })).toBe(retriesBefore);
     });
 
     it('counts prompt and completion tokens from the final usage chunk of a stream', async () => {
