@@ -9,14 +9,17 @@ const { Pool } = require('undici');
 const [upstream, port] = process.argv.slice(2);
 const pool = new Pool(upstream, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
 const HOP = ['connection', 'keep-alive', 'transfer-encoding'];
+const STREAM = Buffer.from('"stream":true');
 
 http
   .createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      const body = Buffer.concat(chunks);
       pool.dispatch(
-        { path: req.url, method: req.method, headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) },
+        // a stream on a connection of its own, as MAGI sends it (llama-server closes it after)
+        { path: req.url, method: req.method, headers: { 'content-type': 'application/json' }, body, reset: body.includes(STREAM) },
         {
           onRequestStart() {},
           onResponseStart(_c, status, headers) {

@@ -254,18 +254,15 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /**
- * One keep-alive connection's loop of POSTs until `deadline`: a minimal HTTP/1.1 client on
- * a raw socket (Content-Length and chunked bodies), so that the load generator's own CPU
- * per request and per chunk stays small beside the stand-in's and MAGI's on a shared
- * machine. Records the time to the first body byte and to the end of each answer.
+ * One client's loop of POSTs until `deadline`: a minimal HTTP/1.1 client on a raw socket
+ * (Content-Length and chunked bodies), so that the load generator's own CPU per request and
+ * per chunk stays small beside the stand-in's and MAGI's on a shared machine. Records the
+ * time to the first body byte and to the end of each answer. The next request goes on the
+ * same connection unless the answer said `Connection: close`; a connection the server closes
+ * anyway (as a real llama-server does after each stream) is replaced, and an answer it cut
+ * short or never gave counts as an error.
  */
-/**
- * One client connection sending `request` again as soon as each answer ends, until
- * `deadline`. A server that closes the connection (`Connection: close`, or cpp-httplib's
- * cap on requests per keep-alive connection in a real llama-server) gets a new one; an
- * answer cut short counts as an error.
- */
-function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: number[]; total: number[]; errors: number }): Promise<void> {
+function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadline: number, out: { ttfc: number[]; total: number[]; errors: number }): Promise<void> {
   return new Promise((resolveLoop) => {
     let socket: Socket;
     let buf = '';
@@ -314,7 +311,7 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
           const lines = buf.slice(0, end).split('\r\n');
           status = Number(lines[0].split(' ')[1]);
           chunked = lines.some((l) => /^transfer-encoding:\s*chunked/i.test(l));
-          closing = lines.some((l) => /^connection:\s*close/i.test(l));
+          closing = ownConnection || lines.some((l) => /^connection:\s*close/i.test(l));
           const cl = lines.find((l) => /^content-length:/i.test(l));
           length = chunked ? -1 : Number(cl?.split(':')[1] ?? 0);
           buf = buf.slice(end + 4);
@@ -333,11 +330,12 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
           if (eol < 0) return;
           length = parseInt(buf.slice(0, eol), 16);
           buf = buf.slice(eol + 2);
-          if (length === 0) {
-            if (buf.length < 2) return; // the last CRLF (no trailers from our upstreams)
-            return finish();
-          }
           continue;
+        }
+        if (length === 0) {
+          // the last chunk: its CRLF may come in a later read (llama-server writes it apart)
+          if (buf.length < 2) return; // no trailers from our upstreams
+          return finish();
         }
         if (buf.length > 0) firstByte();
         if (buf.length < length + 2) return;
@@ -369,17 +367,23 @@ function connectionLoop(u: URL, request: Buffer, deadline: number, out: { ttfc: 
   });
 }
 
-/** `connections` loops of requests for `seconds`: time to the first body byte and to the end. */
-export async function streamLoad(url: string, body: string, connections: number, seconds: number): Promise<StreamResult> {
+/**
+ * `connections` loops of requests for `seconds`: time to the first body byte and to the end.
+ * `ownConnection`: each request on a new connection (`Connection: close`), as a client must
+ * send streams straight to llama-server, which closes the connection after each one. MAGI
+ * keeps its clients' connections open and opens the new one upstream itself.
+ */
+export async function streamLoad(url: string, body: string, connections: number, seconds: number, ownConnection = false): Promise<StreamResult> {
   const u = new URL(url);
   const payload = Buffer.from(body);
+  const close = ownConnection ? 'Connection: close\r\n' : '';
   const request = Buffer.concat([
-    Buffer.from(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`, 'latin1'),
+    Buffer.from(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n${close}\r\n`, 'latin1'),
     payload,
   ]);
   const out = { ttfc: [] as number[], total: [] as number[], errors: 0 };
   const started = performance.now();
-  await Promise.all(Array.from({ length: connections }, () => connectionLoop(u, request, started + seconds * 1000, out)));
+  await Promise.all(Array.from({ length: connections }, () => connectionLoop(u, request, ownConnection, started + seconds * 1000, out)));
   const elapsed = (performance.now() - started) / 1000;
   const ttfc = out.ttfc.sort((a, b) => a - b);
   const total = out.total.sort((a, b) => a - b);
@@ -441,7 +445,7 @@ async function compare(
         bare: bare && (await jsonLoad(bare.json, jb, c, seconds)),
       });
       st.push({
-        direct: await streamLoad(direct(streamTarget.port), sb, c, seconds),
+        direct: await streamLoad(direct(streamTarget.port), sb, c, seconds, true),
         magi: await streamLoad(via, sb, c, seconds),
         bare: bare && (await streamLoad(bare.stream, sb, c, seconds)),
       });
@@ -550,7 +554,7 @@ export async function run(): Promise<string> {
       `Direct to a llama-server stand-in vs through MAGI (routed by model id), same machine: ${ROUNDS} alternating ` +
         `rounds of ${SECONDS} s per cell (direct, MAGI, bare proxy, direct, …), each side's median. ` +
         `JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer; load from ${WRK ? 'wrk (1 thread)' : 'a raw-socket Node client'}. ` +
-        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body byte (a raw-socket Node client, keep-alive). ' +
+        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body byte (a raw-socket Node client; direct, a new connection per stream, since llama-server closes it after each one; to MAGI and the bare proxy, one kept-alive connection, which they allow, while they open a new one upstream per stream). ' +
         `MAGI logs at \`${LOG_LEVEL}\` (one JSON line per request, the gateway's own, to /dev/null).`,
       '',
       ...comparisonTable(r),
