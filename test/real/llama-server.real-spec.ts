@@ -124,6 +124,22 @@ describe('MAGI on a real llama-server', () => {
     expect(Number(completionTokens?.[1])).toBe(4 + 6 + 3);
   });
 
+  it('streams back to back with no retry and no error, though llama-server closes the connection after each stream', async () => {
+    const retries = async (): Promise<number> =>
+      Number(new RegExp(`magi_gateway_retries_total\\{model="${modelId}"\\} (\\d+)`).exec((await httpRequest(`${t.url}/metrics`)).body)?.[1] ?? 0);
+    const before = await retries();
+    const body = { model: modelId, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, stream: true };
+    const statuses = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const seen: number[] = [];
+        for (let i = 0; i < 25; i++) seen.push((await httpRequest(`${t.url}/v1/chat/completions`, { body, timeoutMs: 30_000 })).status);
+        return seen;
+      }),
+    );
+    expect(statuses.flat()).toEqual(Array(100).fill(200));
+    expect(await retries()).toBe(before);
+  });
+
   it('frees the llama-server slot as soon as a streaming client goes away', async () => {
     const { port } = await server();
     const abort = new AbortController();
