@@ -39,6 +39,9 @@ describe('MAGI on a real llama-server', () => {
 
   const servers = async (): Promise<Server[]> => (await httpRequest(`${t.url}/api/models/servers`)).json<{ servers: Server[] }>().servers;
   const server = async (id = modelId): Promise<Server> => (await servers()).find((s) => s.modelId === id)!;
+  /** A gateway counter of this model in /metrics (0 before its first sample). */
+  const counter = async (name: string): Promise<number> =>
+    Number(new RegExp(`${name}\\{model="${modelId}"\\} (\\d+)`).exec((await httpRequest(`${t.url}/metrics`)).body)?.[1] ?? 0);
   const slots = async (port: number): Promise<Array<{ id: number; is_processing: boolean }>> =>
     (await httpRequest(`http://127.0.0.1:${port}/slots`)).json();
 
@@ -119,15 +122,11 @@ describe('MAGI on a real llama-server', () => {
     const completion = await openai.completions.create({ model: modelId, prompt: 'Once upon a time', max_tokens: 3 });
     expect(completion.usage?.completion_tokens).toBe(3);
 
-    const metrics = (await httpRequest(`${t.url}/metrics`)).body;
-    const completionTokens = new RegExp(`magi_gateway_completion_tokens_total\\{model="${modelId}"\\} (\\d+)`).exec(metrics);
-    expect(Number(completionTokens?.[1])).toBe(4 + 6 + 3);
+    expect(await counter('magi_gateway_completion_tokens_total')).toBe(4 + 6 + 3);
   });
 
   it('streams back to back with no retry and no error, though llama-server closes the connection after each stream', async () => {
-    const retries = async (): Promise<number> =>
-      Number(new RegExp(`magi_gateway_retries_total\\{model="${modelId}"\\} (\\d+)`).exec((await httpRequest(`${t.url}/metrics`)).body)?.[1] ?? 0);
-    const before = await retries();
+    const before = await counter('magi_gateway_retries_total');
     const body = { model: modelId, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, stream: true };
     const statuses = await Promise.all(
       Array.from({ length: 4 }, async () => {
@@ -137,7 +136,7 @@ describe('MAGI on a real llama-server', () => {
       }),
     );
     expect(statuses.flat()).toEqual(Array(100).fill(200));
-    expect(await retries()).toBe(before);
+    expect(await counter('magi_gateway_retries_total')).toBe(before);
   });
 
   it('frees the llama-server slot as soon as a streaming client goes away', async () => {
