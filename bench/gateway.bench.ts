@@ -270,7 +270,7 @@ function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadlin
     let status = 0;
     let head = true;
     let chunked = false;
-    let closing = false; // the answer said `Connection: close`
+    let closing = false; // this connection ends with the answer (`Connection: close` either way)
     let inFlight = false;
     let length = 0; // Content-Length left, or the current chunk's size left
     let sawBody = false;
@@ -373,7 +373,7 @@ function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadlin
  * send streams straight to llama-server, which closes the connection after each one. MAGI
  * keeps its clients' connections open and opens the new one upstream itself.
  */
-export async function streamLoad(url: string, body: string, connections: number, seconds: number, ownConnection = false): Promise<StreamResult> {
+async function streamLoad(url: string, body: string, connections: number, seconds: number, ownConnection = false): Promise<StreamResult> {
   const u = new URL(url);
   const payload = Buffer.from(body);
   const close = ownConnection ? 'Connection: close\r\n' : '';
