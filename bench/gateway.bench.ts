@@ -243,6 +243,8 @@ interface StreamResult {
   rps: number;
   ttfcP50: number;
   ttfcP99: number;
+  /** p50 of the connects timed into `ttfc` (only with ownConnection, else NaN). */
+  connectP50: number;
   totalP50: number;
   totalP99: number;
   errors: number;
@@ -262,11 +264,12 @@ function quantile(sorted: number[], q: number): number {
  * anyway (as a real llama-server does after each stream) is replaced, and an answer it cut
  * short or never gave counts as an error.
  */
-function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadline: number, out: { ttfc: number[]; total: number[]; errors: number }): Promise<void> {
+function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadline: number, out: { ttfc: number[]; total: number[]; connects: number[]; errors: number }): Promise<void> {
   return new Promise((resolveLoop) => {
     let socket: Socket;
     let buf = '';
     let t0 = 0;
+    let opened = 0; // when the current connection was asked for
     let status = 0;
     let head = true;
     let chunked = false;
@@ -283,7 +286,9 @@ function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadlin
       head = true;
       sawBody = false;
       inFlight = true;
-      t0 = performance.now();
+      // A request on a connection of its own is timed from when it was due, before the
+      // connect: a client of llama-server pays that connect for every stream.
+      t0 = ownConnection ? opened : performance.now();
       socket.write(request);
     };
     const firstByte = (): void => {
@@ -345,6 +350,7 @@ function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadlin
     };
     function open(): void {
       if (performance.now() >= deadline) return resolveLoop();
+      opened = performance.now();
       closing = false;
       socket = connect(Number(u.port), u.hostname);
       socket.setNoDelay(true);
@@ -360,6 +366,7 @@ function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadlin
       });
       socket.on('connect', () => {
         connected = true;
+        if (ownConnection) out.connects.push(performance.now() - opened);
         send();
       });
     }
@@ -381,13 +388,13 @@ async function streamLoad(url: string, body: string, connections: number, second
     Buffer.from(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n${close}\r\n`, 'latin1'),
     payload,
   ]);
-  const out = { ttfc: [] as number[], total: [] as number[], errors: 0 };
+  const out = { ttfc: [] as number[], total: [] as number[], connects: [] as number[], errors: 0 };
   const started = performance.now();
   await Promise.all(Array.from({ length: connections }, () => connectionLoop(u, request, ownConnection, started + seconds * 1000, out)));
   const elapsed = (performance.now() - started) / 1000;
   const ttfc = out.ttfc.sort((a, b) => a - b);
   const total = out.total.sort((a, b) => a - b);
-  return { rps: total.length / elapsed, ttfcP50: quantile(ttfc, 0.5), ttfcP99: quantile(ttfc, 0.99), totalP50: quantile(total, 0.5), totalP99: quantile(total, 0.99), errors: out.errors };
+  return { rps: total.length / elapsed, ttfcP50: quantile(ttfc, 0.5), ttfcP99: quantile(ttfc, 0.99), connectP50: quantile(out.connects.sort((a, b) => a - b), 0.5), totalP50: quantile(total, 0.5), totalP99: quantile(total, 0.99), errors: out.errors };
 }
 
 interface Pair<T> {
@@ -461,6 +468,12 @@ async function compare(
     rounds.push(`${c} connection${c === 1 ? '' : 's'}: JSON ${each(j)}; SSE ${each(st)}`);
   }
   return { json, stream, rounds };
+}
+
+/** How much of the direct SSE rows is the client's connect, so either measure can be read off. */
+function connectNote(r: Awaited<ReturnType<typeof compare>>): string {
+  const parts = [...r.stream].map(([c, p]) => `${fmt(p.direct.connectP50, 2)} ms at ${c} connection${c === 1 ? '' : 's'}`);
+  return `Of a direct stream's time to first chunk, its connect took (p50) ${parts.join(', ')}.`;
 }
 
 /** `a` as a percentage of `b`. */
@@ -554,12 +567,14 @@ export async function run(): Promise<string> {
       `Direct to a llama-server stand-in vs through MAGI (routed by model id), same machine: ${ROUNDS} alternating ` +
         `rounds of ${SECONDS} s per cell (direct, MAGI, bare proxy, direct, …), each side's median. ` +
         `JSON: the stand-in answers after 5 ms (5 tokens); latency is the whole answer; load from ${WRK ? 'wrk (1 thread)' : 'a raw-socket Node client'}. ` +
-        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body byte (a raw-socket Node client; direct, a new connection per stream, since llama-server closes it after each one; to MAGI and the bare proxy, one kept-alive connection, which they allow, while they open a new one upstream per stream). ' +
+        'SSE: first chunk after 5 ms, then one every 5 ms; latency columns are the time to the first body byte (a raw-socket Node client; direct, a new connection per stream, since llama-server closes it after each one, so a direct stream is timed from before its connect, as its client waits for it; to MAGI and the bare proxy, one kept-alive connection, which they allow, while they open a new one upstream per stream). ' +
         `MAGI logs at \`${LOG_LEVEL}\` (one JSON line per request, the gateway's own, to /dev/null).`,
       '',
       ...comparisonTable(r),
       '',
       `MAGI / direct req/s of each round — ${r.rounds.join('; ')}.`,
+      '',
+      connectNote(r),
       '',
       ...targets(r),
       '',
@@ -626,7 +641,7 @@ export async function run(): Promise<string> {
     try {
       const s = rm.info.servers[0];
       const r = await compare(rm.info.url, s, s, SECONDS, 8);
-      out.push(`Against a real llama-server (\`${basename(real)}\`, model \`${basename(model)}\`, 8 tokens per answer, 4 slots):`, '', ...comparisonTable(r), '');
+      out.push(`Against a real llama-server (\`${basename(real)}\`, model \`${basename(model)}\`, 8 tokens per answer, 4 slots):`, '', ...comparisonTable(r), '', connectNote(r), '');
     } finally {
       await rm.close();
     }
