@@ -304,7 +304,7 @@ export class ServerSupervisor {
     // No await between this check and the spawn: a stop either sees the process or
     // prevents it.
     if (signal.aborted) return { kind: 'aborted' };
-    const proc = this.deps.launcher.launch({ command: binary, args: built.args });
+    const proc = this.deps.launcher.launch({ command: binary, args: built.args, dieWithParent: true });
     this.proc = proc;
     this.lastPid = proc.pid;
     this.procStartedAt = this.deps.clock.now();

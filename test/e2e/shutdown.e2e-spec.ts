@@ -2,11 +2,13 @@
  * The real thing: `npm start` (prestart builds, then `node dist/main.js`) with a profile
  * that enables two stand-in models, stopped with SIGTERM as a container runtime or
  * systemd would. It must exit on its own, within the grace period, leaving no process
- * behind (the node server, the stand-ins, their forked grandchildren).
+ * behind (the node server, the stand-ins, their forked grandchildren). And killed with
+ * SIGKILL, it must not leave its llama-servers running either.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { buildPrivateDist } from '../support/build';
 import { makeTestDirs, testEnv } from '../support/create-test-app';
 import { STANDIN_PATH, freePort, freePortRange, httpRequest, isPidAlive, listProcesses, waitFor } from '../support/fixtures';
 import { idOf, parseEvents, pidsOf, writeModel, writeProfile } from './fleet.helpers';
@@ -161,6 +163,63 @@ describe('npm start, then SIGTERM', () => {
         }
       }
       rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('MAGI SIGKILLed (an OOM kill)', () => {
+  it('takes its llama-servers with it: none lives on holding its port and memory', async () => {
+    const main = buildPrivateDist('orphans');
+    const dirs = makeTestDirs('magi-sigkill-');
+    await writeModel(dirs.models, 'alpha');
+    await writeModel(dirs.models, 'bravo');
+    writeProfile(dirs, 'development', [idOf('alpha'), idOf('bravo')]);
+    const stateFile = join(dirs.root, 'standin-events.log');
+    writeFileSync(stateFile, '');
+    const port = await freePort();
+    const range = await freePortRange(4);
+    const env = {
+      ...process.env,
+      ...testEnv(dirs, {
+        PORT: String(port),
+        LLAMA_SERVER_PATH: STANDIN_PATH,
+        ACTIVE_PROFILE: 'development',
+        PORT_RANGE: `${range[0]}-${range[1]}`,
+        READINESS_CHECK_INTERVAL: '0.1',
+      }),
+      STANDIN_STATE_FILE: stateFile,
+    };
+    const magi = spawn(process.execPath, [main], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    magi.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let fleetPids: number[] = [];
+    try {
+      await waitFor(
+        async () => {
+          if (magi.exitCode !== null) throw new Error(`MAGI exited early:\n${stderr}`);
+          const res = await httpRequest(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 2000 }).catch(() => null);
+          return res?.status === 200 && res.json().readyServers === 2;
+        },
+        60_000,
+        100,
+        'MAGI ready with 2 servers',
+      );
+      fleetPids = pidsOf(parseEvents(readFileSync(stateFile, 'utf8')));
+      expect(fleetPids.filter(isPidAlive)).toHaveLength(2);
+      magi.kill('SIGKILL');
+      await new Promise((r) => magi.once('exit', r));
+      // Nothing of MAGI's ran after the kill: the kernel sent each server its SIGKILL.
+      await waitFor(() => fleetPids.every((pid) => !isPidAlive(pid)), 5000, 20, 'fleet gone with MAGI');
+    } finally {
+      for (const pid of fleetPids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      rmSync(dirs.root, { recursive: true, force: true });
+      rmSync(dirname(main), { recursive: true, force: true });
     }
   });
 });

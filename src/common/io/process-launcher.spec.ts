@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,60 @@ describe('NodeProcessLauncher (real processes)', () => {
       chmodSync(file, 0o644);
       const exit = await sut.launch({ command: file, args: [] }).exited;
       expect(exit.spawnError?.code).toBe('EACCES');
+    });
+
+    describe('dieWithParent', () => {
+      it.each([false, true])('reports a missing binary, a file that is not executable and a folder as a plain spawn does (dieWithParent %s)', async (dieWithParent) => {
+        const file = join(dir, 'not-exec-2');
+        writeFileSync(file, '#!/bin/sh\necho hi\n');
+        chmodSync(file, 0o644);
+        const codes = [];
+        for (const command of [join(dir, 'missing'), 'magi-no-such-binary', file, dir]) {
+          codes.push((await sut.launch({ command, args: [], dieWithParent }).exited).spawnError?.code);
+        }
+        expect(codes).toEqual(['ENOENT', 'ENOENT', 'EACCES', 'EACCES']);
+      });
+
+      it('runs the binary itself under the pid it reports, found on PATH like a plain spawn', async () => {
+        const p = sut.launch({ command: 'sh', args: ['-c', 'echo $$; exit 4'], dieWithParent: true });
+        const lines: string[] = [];
+        p.onLine((l) => lines.push(l));
+        expect(await p.exited).toEqual({ code: 4, signal: null });
+        // setpriv execs the binary: the pid MAGI signals is the binary's own.
+        expect(lines).toEqual([String(p.pid)]);
+      });
+
+      // A parent process (node) launches `sleep 60` and is then SIGKILLed, as an OOM kill would end MAGI.
+      const orphanOf = async (dieWithParent: boolean): Promise<number> => {
+        const code =
+          `const { NodeProcessLauncher } = require(${JSON.stringify(join(__dirname, 'process-launcher'))});` +
+          `const p = new NodeProcessLauncher().launch({ command: 'sleep', args: ['60'], dieWithParent: ${dieWithParent} });` +
+          'console.log(p.pid); setInterval(() => {}, 1000);';
+        const parent = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        parent.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        await waitFor(() => /^\d+\n/.test(out), 30_000);
+        const child = Number(out.trim());
+        expect(isPidAlive(child)).toBe(true);
+        parent.kill('SIGKILL');
+        await new Promise((r) => parent.once('exit', r));
+        return child;
+      };
+
+      it('a child launched with it is killed when its parent dies without stopping it', async () => {
+        const child = await orphanOf(true);
+        await waitFor(() => !isPidAlive(child), 5000, 20, 'orphan killed');
+      }, 60_000);
+
+      it('a child launched without it outlives its parent (what dieWithParent prevents)', async () => {
+        const child = await orphanOf(false);
+        try {
+          await new Promise((r) => setTimeout(r, 500));
+          expect(isPidAlive(child)).toBe(true);
+        } finally {
+          process.kill(child, 'SIGKILL');
+        }
+      }, 60_000);
     });
   });
 

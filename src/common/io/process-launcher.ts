@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { ChildProcess, StdioOptions, spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { ChildProcess, StdioOptions, spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { OutputPipe } from './output-pipe';
 
 /** What to run. */
@@ -14,6 +15,12 @@ export interface LaunchSpec {
    * `output`. `separate`: each line as it comes, stdout and stderr apart (short commands).
    */
   output?: 'batched' | 'separate';
+  /**
+   * Killed (SIGKILL) by the kernel if MAGI dies without stopping it (a SIGKILL, an OOM
+   * kill), instead of living on as an orphan that holds its port and its memory. Linux,
+   * through util-linux's `setpriv --pdeathsig`; where that is missing, a plain spawn.
+   */
+  dieWithParent?: boolean;
 }
 
 /** How a process ended. `spawnError` is set when it never ran (e.g. `ENOENT`, `EACCES`). */
@@ -80,11 +87,54 @@ function signalGroupOf(pid: number | null, signal: NodeJS.Signals): boolean {
   }
 }
 
+type SpawnError = NonNullable<ProcessExit['spawnError']>;
+
+/**
+ * Where `command` would be executed from, found as execvp(3) finds it, or the error a
+ * spawn of it would give (ENOENT, EACCES) — so that a wrapped spawn reports a missing
+ * binary as a plain one does, rather than as the wrapper's exit code 127.
+ */
+export function findExecutable(command: string, path = process.env.PATH ?? ''): { file: string } | { error: SpawnError } {
+  const candidates = command.includes('/') ? [resolve(command)] : path.split(delimiter).map((dir) => join(isAbsolute(dir) ? dir : resolve(dir || '.'), command));
+  let denied: string | null = null;
+  for (const file of candidates) {
+    try {
+      if (statSync(file).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EACCES' });
+      accessSync(file, constants.X_OK);
+      return { file };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') denied ??= file;
+    }
+  }
+  const code = denied !== null ? 'EACCES' : 'ENOENT';
+  return { error: { code, message: `spawn ${command} ${code}` } };
+}
+
+/** `setpriv --pdeathsig KILL --` when this machine has it (util-linux; probed once), else null. */
+let deathSignalPrefix: string[] | null | undefined;
+function parentDeathPrefix(): string[] | null {
+  if (deathSignalPrefix === undefined) {
+    const prefix = ['setpriv', '--pdeathsig', 'KILL', '--'];
+    const probe = process.platform === 'linux' ? spawnSync(prefix[0], [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 5000 }) : null;
+    deathSignalPrefix = probe !== null && probe.status === 0 ? prefix : null;
+  }
+  return deathSignalPrefix;
+}
+
 function spawnDetached(spec: LaunchSpec, stdio: StdioOptions): { child: ChildProcess | null; error: ProcessExit['spawnError'] | null } {
+  let command = spec.command;
+  let args = spec.args;
+  const prefix = spec.dieWithParent ? parentDeathPrefix() : null;
+  if (prefix) {
+    // setpriv sets the signal and execs the binary: same pid, same process group.
+    const found = findExecutable(command);
+    if ('error' in found) return { child: null, error: found.error };
+    [command, ...args] = [...prefix, found.file, ...args];
+  }
   try {
     // The child gets MAGI's own environment; detached makes it the leader of a new
     // process group, so `kill(-pid)` reaches its children too.
-    const child = spawn(spec.command, spec.args, {
+    const child = spawn(command, args, {
       detached: true,
       stdio,
       env: { ...process.env },
