@@ -17,6 +17,32 @@ const ROOT = resolve(__dirname, '..', '..');
 
 jest.setTimeout(300_000);
 
+/** Temp folders with models alpha and bravo, a profile enabling both on stand-ins that log their events, and MAGI's environment. */
+async function twoServerFleet(prefix: string, magiEnv: Record<string, string> = {}, standinEnv: Record<string, string> = {}) {
+  const dirs = makeTestDirs(prefix);
+  await writeModel(dirs.models, 'alpha');
+  await writeModel(dirs.models, 'bravo');
+  writeProfile(dirs, 'development', [idOf('alpha'), idOf('bravo')]);
+  const stateFile = join(dirs.root, 'standin-events.log');
+  writeFileSync(stateFile, '');
+  const port = await freePort();
+  const range = await freePortRange(4);
+  const env = {
+    ...process.env,
+    ...testEnv(dirs, {
+      PORT: String(port),
+      LLAMA_SERVER_PATH: STANDIN_PATH,
+      ACTIVE_PROFILE: 'development',
+      PORT_RANGE: `${range[0]}-${range[1]}`,
+      READINESS_CHECK_INTERVAL: '0.1',
+      ...magiEnv,
+    }),
+    STANDIN_STATE_FILE: stateFile,
+    ...standinEnv,
+  };
+  return { dirs, stateFile, port, env };
+}
+
 describe('npm start on a fresh folder', () => {
   it('answers /health/live and a full /docs-json on an empty models folder, then says the fleet has no binary', async () => {
     const dirs = makeTestDirs('magi-npm-start-empty-');
@@ -77,28 +103,7 @@ describe('npm start on a fresh folder', () => {
 
 describe('npm start, then SIGTERM', () => {
   it('stops the fleet and exits cleanly, leaving no process behind', async () => {
-    const dirs = makeTestDirs('magi-npm-start-');
-    await writeModel(dirs.models, 'alpha');
-    await writeModel(dirs.models, 'bravo');
-    writeProfile(dirs, 'development', [idOf('alpha'), idOf('bravo')]);
-    const stateFile = join(dirs.root, 'standin-events.log');
-    writeFileSync(stateFile, '');
-    const port = await freePort();
-    const range = await freePortRange(4);
-    const env = {
-      ...process.env,
-      ...testEnv(dirs, {
-        PORT: String(port),
-        LOG_LEVEL: 'info',
-        LLAMA_SERVER_PATH: STANDIN_PATH,
-        ACTIVE_PROFILE: 'development',
-        PORT_RANGE: `${range[0]}-${range[1]}`,
-        READINESS_CHECK_INTERVAL: '0.1',
-        FLEET_STOP_GRACE_SECONDS: '3',
-      }),
-      STANDIN_STATE_FILE: stateFile,
-      STANDIN_FORK_GRANDCHILD: '1',
-    };
+    const { dirs, stateFile, port, env } = await twoServerFleet('magi-npm-start-', { LOG_LEVEL: 'info', FLEET_STOP_GRACE_SECONDS: '3' }, { STANDIN_FORK_GRANDCHILD: '1' });
     // Its own process group, so a failing test can still clean up everything it started.
     const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -170,25 +175,7 @@ describe('npm start, then SIGTERM', () => {
 describe('MAGI SIGKILLed (an OOM kill)', () => {
   it('takes its llama-servers with it: none lives on holding its port and memory', async () => {
     const main = buildPrivateDist('orphans');
-    const dirs = makeTestDirs('magi-sigkill-');
-    await writeModel(dirs.models, 'alpha');
-    await writeModel(dirs.models, 'bravo');
-    writeProfile(dirs, 'development', [idOf('alpha'), idOf('bravo')]);
-    const stateFile = join(dirs.root, 'standin-events.log');
-    writeFileSync(stateFile, '');
-    const port = await freePort();
-    const range = await freePortRange(4);
-    const env = {
-      ...process.env,
-      ...testEnv(dirs, {
-        PORT: String(port),
-        LLAMA_SERVER_PATH: STANDIN_PATH,
-        ACTIVE_PROFILE: 'development',
-        PORT_RANGE: `${range[0]}-${range[1]}`,
-        READINESS_CHECK_INTERVAL: '0.1',
-      }),
-      STANDIN_STATE_FILE: stateFile,
-    };
+    const { dirs, stateFile, port, env } = await twoServerFleet('magi-sigkill-');
     const magi = spawn(process.execPath, [main], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     magi.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
