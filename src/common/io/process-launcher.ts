@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ChildProcess, StdioOptions, spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { OutputPipe } from './output-pipe';
 
 /** What to run. */
@@ -95,7 +95,7 @@ type SpawnError = NonNullable<ProcessExit['spawnError']>;
  * binary as a plain one does, rather than as the wrapper's exit code 127.
  */
 export function findExecutable(command: string, path = process.env.PATH ?? ''): { file: string } | { error: SpawnError } {
-  const candidates = command.includes('/') ? [resolve(command)] : path.split(delimiter).map((dir) => join(isAbsolute(dir) ? dir : resolve(dir || '.'), command));
+  const candidates = command.includes('/') ? [resolve(command)] : path.split(delimiter).map((dir) => join(resolve(dir || '.'), command));
   let denied: string | null = null;
   for (const file of candidates) {
     try {
