@@ -18,7 +18,10 @@ module.exports = {
         },
       },
     ],
+    // ES-module packages (NestJS 12) compiled to CommonJS for Jest on Node 20 (see the file).
+    '^.+/node_modules/.+\\.m?js$': '<rootDir>/test/esm-transformer.js',
   },
+  transformIgnorePatterns: [],
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -4,7 +4,7 @@ import { BearerAuthService } from './common/auth/bearer-auth.service';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/errors/validation';
 import { IoModule } from './common/io/io.module';
-import { AppLoggerModule } from './common/logging/logger.module';
+import { LoggingModule } from './common/logging/logger.module';
 import { MagiConfig } from './config/magi-config';
 import { configModuleFor } from './config/magi-config.provider';
 import { GatewayModule } from './gateway/gateway.module';
@@ -24,7 +24,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         configModuleFor(config),
-        AppLoggerModule,
+        LoggingModule,
         IoModule,
         // Before RegistryModule: Express matches routes in registration order, and the
         // registry's `PUT :modelId/tier|thinking|enabled` would otherwise catch

@@ -2,10 +2,13 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
-import { Logger as PinoLogger } from 'nestjs-pino';
+import type { IncomingMessage } from 'node:http';
+import type { Logger as Pino } from 'pino';
+import { pinoHttp } from 'pino-http';
 import { BearerAuthService } from './common/auth/bearer-auth.service';
 import { toAppError, writeError } from './common/errors/all-exceptions.filter';
 import { ValidationFailedError } from './common/errors/app-error';
+import { AppLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { API_BODY_LIMITS, plainShapeProblem } from './common/validation/plain-shape';
 import { MagiConfig } from './config/magi-config';
 import { installGatewayListener } from './gateway/gateway-listener';
@@ -62,13 +65,29 @@ function shapeClientErrors(app: NestExpressApplication): void {
   });
 }
 
+/** Paths whose request logs are noise for operators (probes, scrapes). */
+const QUIET_PATHS = /^\/(health\/|metrics$)/;
+
+/** One line per request: method, url, status and duration, on the root logger. */
+function requestLogger(root: Pino) {
+  return pinoHttp({
+    logger: root,
+    autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.test(req.url ?? '') },
+    serializers: {
+      req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+}
+
 /**
  * Everything main.ts and the tests both need on an app before init: body parsers with
  * their limits, their errors in our shape, Swagger at /docs (+ /docs-json).
  */
 export function configureApp(app: NestExpressApplication, config: MagiConfig): void {
-  app.useLogger(app.get(PinoLogger));
+  app.useLogger(app.get(AppLogger));
   app.flushLogs();
+  app.use(requestLogger(app.get<Pino>(ROOT_LOGGER)));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(httpMetricsMiddleware(app.get(MetricsService)));

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
@@ -23,6 +25,11 @@ async function bootstrap(): Promise<void> {
   configureApp(app, config);
   app.enableShutdownHooks();
   await app.listen(config.server.port, config.server.host);
+  // The one line a newcomer needs: where the API is and where to explore it.
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${port}`;
+  new Logger('Main').log({ url, docs: `${url}/docs` }, `MAGI listens on ${url} (Swagger UI at ${url}/docs)`);
 }
 
 bootstrap().catch((e: Error) => {

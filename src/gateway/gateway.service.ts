@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { PinoLogger } from 'nestjs-pino';
 import type { Logger as Pino } from 'pino';
+import { ROOT_LOGGER } from '../common/logging/app-logger';
 import { Subscription } from 'rxjs';
 import { AppError, ValidationFailedError } from '../common/errors/app-error';
 import { MagiConfig } from '../config/magi-config';
@@ -205,6 +205,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     private readonly forwarder: Forwarder,
     @Inject(magiConfig.KEY) config: MagiConfig,
     metrics: MetricsService,
+    @Inject(ROOT_LOGGER) private readonly rootLogger: Pino,
   ) {
     this.metrics = new GatewayMetrics(metrics);
     this.queueTimeoutMs = config.gateway.queueTimeout * 1000;
@@ -221,8 +222,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     // Without redaction: the line has no header, key or token field, and the redaction
     // pass (which walks every key for `*.apiKey` and `*.token`) cost as much as the line.
-    const root = PinoLogger.root as Pino | undefined;
-    this.accessLog = root ? new AccessLog(root.child({ context: GatewayService.name }, { redact: [] })) : null;
+    this.accessLog = new AccessLog(this.rootLogger.child({ context: GatewayService.name }, { redact: [] }));
     this.subscriptions.push(
       this.fleet.stateChanges$.subscribe(() => {
         this.snapshot = null;

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { createTestApp, makeTestDirs, TestApp, TestDirs } from '../support/create-test-app';
@@ -176,9 +176,22 @@ describe('Registry over HTTP (GGUF corpus)', () => {
   describe('POST /api/models/rescan', () => {
     it('answers 200 with counts and reads nothing again when nothing changed', async () => {
       const res = await request(t.url).post('/api/models/rescan').expect(200);
-      expect(res.body).toMatchObject({ modelsFound: expected.models.length, modelsAdded: [], modelsRemoved: [] });
+      expect(res.body).toMatchObject({ modelsFound: expected.models.length, modelsAdded: 0, modelsRemoved: 0, added: [], removed: [] });
       expect(typeof res.body.message).toBe('string');
       expect(typeof res.body.timestamp).toBe('string');
+    });
+    it('counts added and removed models as numbers and lists their ids', async () => {
+      const file = join(t.dirs.models, 'Rescan-Probe-3B-Q4_K_M.gguf');
+      await writeGgufFile(file, { name: 'Rescan Probe 3B', basename: 'rescan-probe', sizeLabel: '3B', fileType: 15, parameterCount: 3e9 });
+      let res = await request(t.url).post('/api/models/rescan').expect(200);
+      expect(res.body).toMatchObject({ modelsFound: expected.models.length + 1, modelsAdded: 1, modelsRemoved: 0, removed: [] });
+      expect(res.body.added).toHaveLength(1);
+      const id: string = res.body.added[0];
+      expect((await request(t.url).get(`/api/models/registry/${id}`).expect(200)).body.filename).toBe('Rescan-Probe-3B-Q4_K_M.gguf');
+      rmSync(file);
+      res = await request(t.url).post('/api/models/rescan').expect(200);
+      expect(res.body).toMatchObject({ modelsFound: expected.models.length, modelsAdded: 0, modelsRemoved: 1, added: [], removed: [id] });
+      await request(t.url).get(`/api/models/registry/${id}`).expect(404);
     });
   });
 

@@ -1,35 +1,35 @@
-import { LoggerModule } from 'nestjs-pino';
+import { Global, Module } from '@nestjs/common';
+import pino, { Logger as Pino } from 'pino';
 import { MagiConfig } from '../../config/magi-config';
 import { magiConfig } from '../../config/magi-config.provider';
 import { stdoutDestination } from './coalescing-destination';
-
-/** Paths whose request logs are noise for operators (probes, scrapes). */
-const QUIET_PATHS = /^\/(health\/|metrics$)/;
+import { AppLogger, ROOT_LOGGER } from './app-logger';
 
 /**
- * JSON logs through pino. Request logs carry method, route, status and duration;
- * authorization headers and API keys are redacted at the source.
- *
- * Lines go to stdout through one CoalescingDestination: the lines of one event-loop
- * turn leave in one synchronous write at its end (see coalescing-destination.ts).
+ * JSON logs through pino: one root logger for the process, Nest's Logger routed to it
+ * (AppLogger), and request logs (pino-http, installed in app.setup.ts) on the same root.
+ * Authorization headers and API keys are redacted at the source.
  */
-export const AppLoggerModule = LoggerModule.forRootAsync({
-  inject: [magiConfig.KEY],
-  useFactory: (config: MagiConfig) => ({
-    pinoHttp: [
-      {
-        level: config.server.logLevel,
-        autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
-        redact: {
-          paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.token'],
-          censor: '[redacted]',
-        },
-        serializers: {
-          req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: req.url }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-      },
-      stdoutDestination(),
-    ],
-  }),
-});
+@Global()
+@Module({
+  providers: [
+    {
+      provide: ROOT_LOGGER,
+      inject: [magiConfig.KEY],
+      useFactory: (config: MagiConfig): Pino =>
+        pino(
+          {
+            level: config.server.logLevel,
+            redact: {
+              paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.token'],
+              censor: '[redacted]',
+            },
+          },
+          stdoutDestination(),
+        ),
+    },
+    AppLogger,
+  ],
+  exports: [ROOT_LOGGER, AppLogger],
+})
+export class LoggingModule {}

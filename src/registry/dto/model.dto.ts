@@ -190,12 +190,22 @@ export class RescanResponseDto {
    * @example 3
    */
   modelsFound: number;
-  /** Ids added by this scan. */
+  /**
+   * Models this scan added (the length of `added`).
+   * @example 1
+   */
+  modelsAdded: number;
+  /**
+   * Models this scan removed (the length of `removed`).
+   * @example 0
+   */
+  modelsRemoved: number;
+  /** Ids of the models this scan added. */
   @ApiProperty({ type: [String], example: ['qwen3_4b_q4km'] })
-  modelsAdded: string[];
-  /** Ids removed by this scan. */
+  added: string[];
+  /** Ids of the models this scan removed (their files are gone). */
   @ApiProperty({ type: [String], example: [] })
-  modelsRemoved: string[];
+  removed: string[];
   /**
    * When the scan finished (ISO 8601).
    * @example 2026-11-23T15:00:00.000Z
@@ -207,8 +217,10 @@ export function toRescanDto(r: RescanResult): RescanResponseDto {
   return {
     message: `Rescan complete: ${r.modelsFound} models found, ${r.modelsAdded.length} added, ${r.modelsRemoved.length} removed`,
     modelsFound: r.modelsFound,
-    modelsAdded: r.modelsAdded,
-    modelsRemoved: r.modelsRemoved,
+    modelsAdded: r.modelsAdded.length,
+    modelsRemoved: r.modelsRemoved.length,
+    added: r.modelsAdded,
+    removed: r.modelsRemoved,
     timestamp: r.timestamp,
   };
 }
