@@ -44,11 +44,11 @@ async function twoServerFleet(prefix: string, magiEnv: Record<string, string> = 
 }
 
 describe('npm start on a fresh folder', () => {
-  it('answers /health/live and a full /docs-json on an empty models folder, then says the fleet has no binary', async () => {
+  it('names its URL and Swagger UI, answers /health/live and a full /docs-json on an empty models folder, then says the fleet has no binary', async () => {
     const dirs = makeTestDirs('magi-npm-start-empty-');
     writeProfile(dirs, 'development', [idOf('alpha')]);
     const port = await freePort();
-    const env = { ...process.env, ...testEnv(dirs, { PORT: String(port), ACTIVE_PROFILE: 'development' }) };
+    const env = { ...process.env, ...testEnv(dirs, { PORT: String(port), ACTIVE_PROFILE: 'development', LOG_LEVEL: 'info' }) };
     const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -65,6 +65,9 @@ describe('npm start on a fresh folder', () => {
         200,
         'npm start live',
       );
+      // A newcomer is told where to go: one line with the URL and the Swagger UI.
+      const url = `http://127.0.0.1:${port}`;
+      expect(output).toContain(`MAGI listens on ${url} (Swagger UI at ${url}/docs)`);
       const docs = (await httpRequest(`http://127.0.0.1:${port}/docs-json`)).json();
       expect(docs.openapi).toMatch(/^3\./);
       expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/models/registry', '/api/models/servers', '/v1/chat/completions', '/health/ready']));
