@@ -19,7 +19,13 @@ http
       const body = Buffer.concat(chunks);
       pool.dispatch(
         // a stream on a connection of its own, as MAGI sends it (llama-server closes it after)
-        { path: req.url, method: req.method, headers: { 'content-type': 'application/json' }, body, reset: body.includes(STREAM) },
+        {
+          path: req.url,
+          method: req.method,
+          headers: { 'content-type': 'application/json' },
+          body,
+          reset: body.includes(STREAM),
+        },
         {
           onRequestStart() {},
           onResponseStart(_c, status, headers) {

@@ -28,7 +28,11 @@ interface Booted {
   root: string;
 }
 
-async function boot(n: number, env: Record<string, string>, loadMs: number): Promise<{ booted: Booted; t0: number; allReady: Promise<number> }> {
+async function boot(
+  n: number,
+  env: Record<string, string>,
+  loadMs: number,
+): Promise<{ booted: Booted; t0: number; allReady: Promise<number> }> {
   const dirs = makeTestDirs('magi-fleet-bench-');
   const names = NAMES.slice(0, n);
   for (const m of names) await writeModel(dirs.models, m);
@@ -93,7 +97,11 @@ async function bootToReady(n: number): Promise<number> {
 
 /** Delay from the stand-in's `ready` event (Date.now in the child) to MAGI's `ready` transition. */
 async function detectionDelay(interval: number): Promise<number> {
-  const { booted, allReady } = await boot(1, { READINESS_CHECK_INTERVAL: String(interval), MAX_STARTUP_TIME: '60' }, 700);
+  const { booted, allReady } = await boot(
+    1,
+    { READINESS_CHECK_INTERVAL: String(interval), MAX_STARTUP_TIME: '60' },
+    700,
+  );
   const fleet = booted.t.app.get(FleetService);
   let magiReadyAt = 0;
   const sub = fleet.stateChanges$.subscribe((c) => {
@@ -121,7 +129,9 @@ export async function run(): Promise<string> {
     const xs: number[] = [];
     for (let i = 0; i < RUNS; i++) xs.push(await bootToReady(n));
     perN[n] = median(xs);
-    rows.push(`| ${n} | ${fmt(perN[n])} ms | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} ms | ${fmt(perN[n] / floor, 2)}× |`);
+    rows.push(
+      `| ${n} | ${fmt(perN[n])} ms | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} ms | ${fmt(perN[n] / floor, 2)}× |`,
+    );
   }
 
   const delayRows: string[] = [];
@@ -146,16 +156,16 @@ export async function run(): Promise<string> {
     ...rows,
     '',
     `8 servers / 1 server: **${fmt(perN[8] / perN[1], 2)}×** (target ≤ 1.5×): the servers are launched concurrently ` +
-      'and each one\'s readiness is polled independently.',
+      "and each one's readiness is polled independently.",
     '',
-    'Readiness detection delay: from the stand-in answering `/health` 200 (its own `ready` event) to MAGI\'s `ready` ' +
+    "Readiness detection delay: from the stand-in answering `/health` 200 (its own `ready` event) to MAGI's `ready` " +
       `transition, one server with a 700 ms load, ${RUNS} runs per interval. Target: at most one interval.`,
     '',
     '| READINESS_CHECK_INTERVAL | median delay | max delay | max / interval |',
     '|---|---|---|---|',
     ...delayRows,
     '',
-    'The delay stays far below the interval because the supervisor also watches the server\'s output: llama-server ' +
+    "The delay stays far below the interval because the supervisor also watches the server's output: llama-server " +
       'logs `server is listening on http://…` as it turns ready, which triggers an immediate poll (then polls every 50 ms ' +
       'for 2 s in case the line precedes the 200 slightly); the interval is the fallback when no such line comes.',
   ].join('\n');

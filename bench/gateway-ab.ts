@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     }
     const sorted = [...ratios].sort((x, y) => x - y);
     console.log(`requests answered: A ${served.get(ta)}, B ${served.get(tb)}`);
-    console.log(`B / A req/s: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`);
+    console.log(
+      `B / A req/s: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}% (pairs: ${ratios.map((x) => x.toFixed(1)).join(', ')})`,
+    );
   } finally {
     await a.close();
     await b.close();

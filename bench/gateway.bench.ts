@@ -72,16 +72,24 @@ const STANDIN_MODELS: Record<string, Record<string, number>> = {
 let built = false;
 function buildOnce(): void {
   if (built) return;
-  const r = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], { cwd: join(__dirname, '..'), stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], {
+    cwd: join(__dirname, '..'),
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error('nest build failed');
   built = true;
 }
 
 /** Folders, models, stand-in behaviour and the profile for one MAGI process; its environment. */
-async function prepare(mode: Mode, logLevel: string): Promise<{ env: Record<string, string>; root: string; count: number }> {
+async function prepare(
+  mode: Mode,
+  logLevel: string,
+): Promise<{ env: Record<string, string>; root: string; count: number }> {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { makeTestDirs, testEnv } = require('../test/support/create-test-app') as typeof import('../test/support/create-test-app');
-  const { STANDIN_PATH, freePortRange } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
+  const { makeTestDirs, testEnv } =
+    require('../test/support/create-test-app') as typeof import('../test/support/create-test-app');
+  const { STANDIN_PATH, freePortRange } =
+    require('../test/support/fixtures') as typeof import('../test/support/fixtures');
   const { writeModel } = require('../test/e2e/fleet.helpers') as typeof import('../test/e2e/fleet.helpers');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const dirs = makeTestDirs('magi-bench-gw-');
@@ -93,7 +101,10 @@ async function prepare(mode: Mode, logLevel: string): Promise<{ env: Record<stri
       await writeModel(dirs.models, name);
     }
     const config = join(dirs.root, 'standin-config.json');
-    writeFileSync(config, JSON.stringify(Object.fromEntries(Object.entries(STANDIN_MODELS).map(([n, c]) => [`${n}_1b_q4km`, c]))));
+    writeFileSync(
+      config,
+      JSON.stringify(Object.fromEntries(Object.entries(STANDIN_MODELS).map(([n, c]) => [`${n}_1b_q4km`, c]))),
+    );
     extra.STANDIN_CONFIG = config;
     count = Object.keys(STANDIN_MODELS).length;
   } else {
@@ -129,22 +140,33 @@ interface Magi {
   close(): Promise<void>;
 }
 
-export async function startMagi(mode: Mode, logLevel = LOG_LEVEL, dist = join(__dirname, '..', 'dist'), nodeArgs = NODE_ARGS): Promise<Magi> {
+export async function startMagi(
+  mode: Mode,
+  logLevel = LOG_LEVEL,
+  dist = join(__dirname, '..', 'dist'),
+  nodeArgs = NODE_ARGS,
+): Promise<Magi> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { httpRequest, waitFor } = require('../test/support/fixtures') as typeof import('../test/support/fixtures');
   buildOnce();
   const { env, root, count } = await prepare(mode, logLevel);
   const root_ = join(__dirname, '..');
-  const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, '--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(dist, 'main.js')], {
-    cwd: root_,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, '--expose-gc', '-r', join(__dirname, 'magi-probe.js'), join(dist, 'main.js')],
+    {
+      cwd: root_,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   let exited = false;
   proc.once('exit', () => (exited = true));
   const url = `http://127.0.0.1:${env.PORT}`;
   const servers = async () =>
-    (await httpRequest(`${url}/api/models/servers`)).json<{ servers: Array<{ modelId: string; port: number; state: string }> }>().servers;
+    (await httpRequest(`${url}/api/models/servers`)).json<{
+      servers: Array<{ modelId: string; port: number; state: string }>;
+    }>().servers;
   await waitFor(
     async () => {
       if (exited) throw new Error('MAGI exited before its fleet was ready');
@@ -154,7 +176,10 @@ export async function startMagi(mode: Mode, logLevel = LOG_LEVEL, dist = join(__
     100,
     'fleet ready',
   );
-  const info: ChildInfo = { url, servers: (await servers()).map((s) => ({ modelId: s.modelId, port: s.port, host: '127.0.0.1' })) };
+  const info: ChildInfo = {
+    url,
+    servers: (await servers()).map((s) => ({ modelId: s.modelId, port: s.port, host: '127.0.0.1' })),
+  };
   const waiting: Array<(m: Record<string, unknown>) => void> = [];
   proc.on('message', (m: Record<string, unknown>) => waiting.shift()?.(m));
   return {
@@ -196,7 +221,12 @@ async function startBareProxy(port: number): Promise<{ url: string; close(): voi
 }
 
 export const chatBody = (model: string, stream: boolean, maxTokens = 5): string =>
-  JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: maxTokens, stream });
+  JSON.stringify({
+    model,
+    messages: [{ role: 'user', content: 'Say hello in five words.' }],
+    max_tokens: maxTokens,
+    stream,
+  });
 
 /** wrk's duration with its unit (`6.21ms`, `850.00us`, `1.02s`) in ms. */
 function wrkMs(text: string): number {
@@ -207,10 +237,18 @@ function wrkMs(text: string): number {
 }
 
 /** One wrk run (1 thread, `connections` connections) POSTing `body`. */
-export function wrkLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult & { requests: number }> {
+export function wrkLoad(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+): Promise<LoadResult & { requests: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'magi-wrk-'));
   const script = join(dir, 'post.lua');
-  writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`,
+  );
   return new Promise((resolvePromise, reject) => {
     execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], (err, out) => {
       rmSync(dir, { recursive: true, force: true });
@@ -264,7 +302,13 @@ function quantile(sorted: number[], q: number): number {
  * anyway (as a real llama-server does after each stream) is replaced, and an answer it cut
  * short or never gave counts as an error.
  */
-function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadline: number, out: { ttfc: number[]; total: number[]; connects: number[]; errors: number }): Promise<void> {
+function connectionLoop(
+  u: URL,
+  request: Buffer,
+  ownConnection: boolean,
+  deadline: number,
+  out: { ttfc: number[]; total: number[]; connects: number[]; errors: number },
+): Promise<void> {
   return new Promise((resolveLoop) => {
     let socket: Socket;
     let buf = '';
@@ -380,21 +424,43 @@ function connectionLoop(u: URL, request: Buffer, ownConnection: boolean, deadlin
  * send streams straight to llama-server, which closes the connection after each one. MAGI
  * keeps its clients' connections open and opens the new one upstream itself.
  */
-async function streamLoad(url: string, body: string, connections: number, seconds: number, ownConnection = false): Promise<StreamResult> {
+async function streamLoad(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+  ownConnection = false,
+): Promise<StreamResult> {
   const u = new URL(url);
   const payload = Buffer.from(body);
   const close = ownConnection ? 'Connection: close\r\n' : '';
   const request = Buffer.concat([
-    Buffer.from(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n${close}\r\n`, 'latin1'),
+    Buffer.from(
+      `POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n${close}\r\n`,
+      'latin1',
+    ),
     payload,
   ]);
   const out = { ttfc: [] as number[], total: [] as number[], connects: [] as number[], errors: 0 };
   const started = performance.now();
-  await Promise.all(Array.from({ length: connections }, () => connectionLoop(u, request, ownConnection, started + seconds * 1000, out)));
+  await Promise.all(
+    Array.from({ length: connections }, () => connectionLoop(u, request, ownConnection, started + seconds * 1000, out)),
+  );
   const elapsed = (performance.now() - started) / 1000;
   const ttfc = out.ttfc.sort((a, b) => a - b);
   const total = out.total.sort((a, b) => a - b);
-  return { rps: total.length / elapsed, ttfcP50: quantile(ttfc, 0.5), ttfcP99: quantile(ttfc, 0.99), connectP50: quantile(out.connects.sort((a, b) => a - b), 0.5), totalP50: quantile(total, 0.5), totalP99: quantile(total, 0.99), errors: out.errors };
+  return {
+    rps: total.length / elapsed,
+    ttfcP50: quantile(ttfc, 0.5),
+    ttfcP99: quantile(ttfc, 0.99),
+    connectP50: quantile(
+      out.connects.sort((a, b) => a - b),
+      0.5,
+    ),
+    totalP50: quantile(total, 0.5),
+    totalP99: quantile(total, 0.99),
+    errors: out.errors,
+  };
 }
 
 interface Pair<T> {
@@ -464,7 +530,8 @@ async function compare(
     });
     json.set(c, medians(j));
     stream.set(c, medians(st));
-    const each = (pairs: Array<Pair<{ rps: number }>>) => pairs.map((x) => `${fmt((x.magi.rps / x.direct.rps) * 100, 1)}%`).join(', ');
+    const each = (pairs: Array<Pair<{ rps: number }>>) =>
+      pairs.map((x) => `${fmt((x.magi.rps / x.direct.rps) * 100, 1)}%`).join(', ');
     rounds.push(`${c} connection${c === 1 ? '' : 's'}: JSON ${each(j)}; SSE ${each(st)}`);
   }
   return { json, stream, rounds };
@@ -472,7 +539,9 @@ async function compare(
 
 /** How much of the direct SSE rows is the client's connect, so either measure can be read off. */
 function connectNote(r: Awaited<ReturnType<typeof compare>>): string {
-  const parts = [...r.stream].map(([c, p]) => `${fmt(p.direct.connectP50, 2)} ms at ${c} connection${c === 1 ? '' : 's'}`);
+  const parts = [...r.stream].map(
+    ([c, p]) => `${fmt(p.direct.connectP50, 2)} ms at ${c} connection${c === 1 ? '' : 's'}`,
+  );
   return `Of a direct stream's time to first chunk, its connect took (p50) ${parts.join(', ')}.`;
 }
 
@@ -489,7 +558,9 @@ function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
   for (const [c, { direct, magi }] of r.json) {
     rows.push(
       `| JSON (non-streaming) | ${c} | ${fmt(direct.rps)} | ${fmt(magi.rps)} | ${pct(magi.rps, direct.rps)} | ${fmt(direct.p50, 2)} | ${fmt(magi.p50, 2)} | ${delta(magi.p50, direct.p50)} | ${fmt(direct.p99, 2)} | ${fmt(magi.p99, 2)} |` +
-        (direct.errors + direct.non2xx + magi.errors + magi.non2xx ? ` ⚠ errors ${direct.errors + direct.non2xx}/${magi.errors + magi.non2xx}` : ''),
+        (direct.errors + direct.non2xx + magi.errors + magi.non2xx
+          ? ` ⚠ errors ${direct.errors + direct.non2xx}/${magi.errors + magi.non2xx}`
+          : ''),
     );
   }
   for (const [c, { direct, magi }] of r.stream) {
@@ -503,10 +574,15 @@ function comparisonTable(r: Awaited<ReturnType<typeof compare>>): string[] {
 
 /** The bare Node proxy's medians next to direct's: what any Node proxy costs on this machine. */
 function floorTable(r: Awaited<ReturnType<typeof compare>>): string[] {
-  const rows = ['| answer | connections | bare proxy / direct req/s | bare proxy p50 added ms | MAGI / direct req/s | MAGI p50 added ms |', '|---|---:|---:|---:|---:|---:|'];
+  const rows = [
+    '| answer | connections | bare proxy / direct req/s | bare proxy p50 added ms | MAGI / direct req/s | MAGI p50 added ms |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
   for (const [c, p] of r.json) {
     if (!p.bare) return [];
-    rows.push(`| JSON (non-streaming) | ${c} | ${pct(p.bare.rps, p.direct.rps)} | ${delta(p.bare.p50, p.direct.p50)} | ${pct(p.magi.rps, p.direct.rps)} | ${delta(p.magi.p50, p.direct.p50)} |`);
+    rows.push(
+      `| JSON (non-streaming) | ${c} | ${pct(p.bare.rps, p.direct.rps)} | ${delta(p.bare.p50, p.direct.p50)} | ${pct(p.magi.rps, p.direct.rps)} | ${delta(p.magi.p50, p.direct.p50)} |`,
+    );
   }
   for (const [c, p] of r.stream) {
     if (!p.bare) return [];
@@ -543,7 +619,12 @@ async function cpuPerRequest(magi: Magi, n: number): Promise<{ us: number; rps: 
   await load(via, 16, 1, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
   const before = await magi.ask<NodeJS.CpuUsage>('cpu');
   const t0 = performance.now();
-  const r = await load(via, 16, 3600, { amount: n, method: 'POST', body, headers: { 'content-type': 'application/json' } } as never);
+  const r = await load(via, 16, 3600, {
+    amount: n,
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+  } as never);
   const secs = (performance.now() - t0) / 1000;
   const after = await magi.ask<NodeJS.CpuUsage>('cpu');
   void r;
@@ -605,7 +686,7 @@ export async function run(): Promise<string> {
     const quarter = Math.ceil(TOTAL / 4);
     let failed = 0;
     const t0 = performance.now();
-    for (let done = 0; done < TOTAL; ) {
+    for (let done = 0; done < TOTAL;) {
       const n = Math.min(quarter, TOTAL - done);
       const r = await load(`${magi.info.url}/v1/chat/completions`, 16, 3600, {
         amount: n,
@@ -625,7 +706,10 @@ export async function run(): Promise<string> {
       '',
       '| requests so far | RSS MB | heap used MB | external MB |',
       '|---:|---:|---:|---:|',
-      ...samples.map((x) => `| ${fmt(x.done)} | ${fmt(x.mem.rssMb, 1)} | ${fmt(x.mem.heapUsedMb, 1)} | ${fmt(x.mem.externalMb, 1)} |`),
+      ...samples.map(
+        (x) =>
+          `| ${fmt(x.done)} | ${fmt(x.mem.rssMb, 1)} | ${fmt(x.mem.heapUsedMb, 1)} | ${fmt(x.mem.externalMb, 1)} |`,
+      ),
       '',
       `RSS ${fmt(first.rssMb, 1)} MB before, ${fmt(last.rssMb, 1)} MB after; heap used ${fmt(first.heapUsedMb, 1)} → ${fmt(last.heapUsedMb, 1)} MB.`,
       '',
@@ -641,12 +725,22 @@ export async function run(): Promise<string> {
     try {
       const s = rm.info.servers[0];
       const r = await compare(rm.info.url, s, s, SECONDS, 8);
-      out.push(`Against a real llama-server (\`${basename(real)}\`, model \`${basename(model)}\`, 8 tokens per answer, 4 slots):`, '', ...comparisonTable(r), '', connectNote(r), '');
+      out.push(
+        `Against a real llama-server (\`${basename(real)}\`, model \`${basename(model)}\`, 8 tokens per answer, 4 slots):`,
+        '',
+        ...comparisonTable(r),
+        '',
+        connectNote(r),
+        '',
+      );
     } finally {
       await rm.close();
     }
   } else {
-    out.push('_A real llama-server was not measured: set `LLAMA_SERVER_PATH` and `BENCH_LLAMA_MODEL` (a .gguf file) to add it._', '');
+    out.push(
+      '_A real llama-server was not measured: set `LLAMA_SERVER_PATH` and `BENCH_LLAMA_MODEL` (a .gguf file) to add it._',
+      '',
+    );
   }
   return out.join('\n');
 }

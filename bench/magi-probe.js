@@ -7,7 +7,9 @@ process.on('message', (msg) => {
   if (msg.cmd === 'mem') {
     if (typeof global.gc === 'function') global.gc();
     const m = process.memoryUsage();
-    process.send({ mem: { rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 } });
+    process.send({
+      mem: { rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 },
+    });
   }
 });
 // The channel must not keep MAGI alive once it has shut down.

@@ -63,7 +63,13 @@ async function startApp(env: Record<string, string>): Promise<BenchApp> {
 /** Mean requests/s and errors; latencies as the mean of the rounds' percentiles. */
 function mean(rs: LoadResult[]): LoadResult {
   const avg = (f: (r: LoadResult) => number): number => rs.reduce((n, r) => n + f(r), 0) / rs.length;
-  return { rps: avg((r) => r.rps), p50: avg((r) => r.p50), p99: avg((r) => r.p99), errors: avg((r) => r.errors), non2xx: avg((r) => r.non2xx) };
+  return {
+    rps: avg((r) => r.rps),
+    p50: avg((r) => r.p50),
+    p99: avg((r) => r.p99),
+    errors: avg((r) => r.errors),
+    non2xx: avg((r) => r.non2xx),
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -72,7 +78,12 @@ const median = (xs: number[]): number => {
 };
 
 async function allHanging(): Promise<string> {
-  const fixtures: Fixture[] = await Promise.all([startOpenAiFixture(), startLmStudioFixture(), startOllamaFixture(), startLmStudioFixture()]);
+  const fixtures: Fixture[] = await Promise.all([
+    startOpenAiFixture(),
+    startLmStudioFixture(),
+    startOllamaFixture(),
+    startLmStudioFixture(),
+  ]);
   await Promise.all(fixtures.map((f) => f.setMode('hang')));
   const [openai, lmstudio, ollama, llama] = fixtures;
   const app = await startApp({
@@ -118,7 +129,11 @@ async function allHanging(): Promise<string> {
 
 async function modelsFromCache(): Promise<string> {
   const litellm = await startLiteLlmFixture();
-  const app = await startApp({ LITELLM_BASE_URL: litellm.url, LITELLM_API_KEY: litellm.apiKey, MODELS_CACHE_TTL: '3600' });
+  const app = await startApp({
+    LITELLM_BASE_URL: litellm.url,
+    LITELLM_API_KEY: litellm.apiKey,
+    MODELS_CACHE_TTL: '3600',
+  });
   try {
     const first = await fetch(`${app.url}/v1/models`);
     const body = await first.text();

@@ -9,7 +9,17 @@
 import { Controller, Get, Header, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { linkSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, rmSync, statSync, readdirSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  closeSync,
+  rmSync,
+  statSync,
+  readdirSync,
+} from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +35,7 @@ const DISTINCT = 100;
 const SIZES = [100, 1000, 3000];
 
 /** DISTINCT real files with different names/sizes/quantizations; the rest are hard links (own paths, same bytes). */
-async function prepare(dir: string, n: number, templates: string[]): Promise<void> {
+function prepare(dir: string, n: number, templates: string[]): void {
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < n; i++) {
     const src = templates[i % templates.length];
@@ -97,7 +107,11 @@ class BareController {
 
 async function routeVsCeiling(templateDir: string): Promise<string> {
   const dirs = makeTestDirs('magi-bench-route-');
-  await prepare(join(dirs.models), 1000, readdirSync(templateDir).map((f) => join(templateDir, f)));
+  prepare(
+    join(dirs.models),
+    1000,
+    readdirSync(templateDir).map((f) => join(templateDir, f)),
+  );
   const config = loadMagiConfig(testEnv(dirs));
   @Module({ imports: [AppModule.forRoot(config)], controllers: [BareController] })
   class BenchModule {}
@@ -137,7 +151,7 @@ export async function run(): Promise<string> {
     const figures: Array<ScanFigures & { rawMs: number }> = [];
     for (const n of SIZES) {
       const dir = join(root, `set-${n}`);
-      await prepare(dir, n, templates);
+      prepare(dir, n, templates);
       const rawMs = rawReadMs(dir);
       const f = await runChild<ScanFigures>(childScript, [dir]);
       figures.push({ ...f, rawMs });
@@ -167,7 +181,7 @@ export async function run(): Promise<string> {
         `linear growth (per-file cost within 1.5× of the 100-file run) — **${figures.every((f) => per1000(f) / per1000(base) < 1.5) ? 'met' : 'NOT met'}**; ` +
         `unchanged rescan of 1,000 files under 100 ms reading no header — **${thousand.warmMs < 100 && thousand.bytesReadWarm < 1024 * 1024 ? 'met' : 'NOT met'}** (${fmt(thousand.warmMs, 1)} ms).`,
       '',
-      'Bytes read are the process\'s `rchar` from `/proc/self/io` over the scan (includes the registry file itself on the unchanged run).',
+      "Bytes read are the process's `rchar` from `/proc/self/io` over the scan (includes the registry file itself on the unchanged run).",
       '',
       await routeVsCeiling(join(root, 'templates')),
     ];

@@ -23,10 +23,15 @@ async function main(): Promise<void> {
     const mod = require(`./${name}.bench`) as { run: () => Promise<string> };
     const section = await mod.run();
     const took = ((Date.now() - started) / 1000).toFixed(1);
-    writeFileSync(join(resultsDir, `${name}.md`), `${section.trim()}\n\n_(${name} bench: ${took} s, run ${new Date().toISOString()})_\n`);
+    writeFileSync(
+      join(resultsDir, `${name}.md`),
+      `${section.trim()}\n\n_(${name} bench: ${took} s, run ${new Date().toISOString()})_\n`,
+    );
   }
   // BENCHMARKS.md gathers the latest result of every bench, so a partial run keeps the others.
-  const sections = ALL.map((n) => join(resultsDir, `${n}.md`)).filter(existsSync).map((f) => readFileSync(f, 'utf8').trim());
+  const sections = ALL.map((n) => join(resultsDir, `${n}.md`))
+    .filter(existsSync)
+    .map((f) => readFileSync(f, 'utf8').trim());
   const header = [
     '# Benchmarks',
     '',

@@ -76,18 +76,41 @@ export async function run(): Promise<string> {
       () => fetch(`${url}/metrics`),
       () => fetch(`${url}/v1/models`),
       () => fetch(`${url}/api/models/profiles/development`),
-      () => fetch(`${url}/api/models/${idOf('alpha')}/tier`, { method: 'PUT', headers: json, body: JSON.stringify({ tier: requests % 2 ? 'fast' : null }) }),
-      () => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: json, body: JSON.stringify({ model: idOf('bravo'), messages: [{ role: 'user', content: 'hi' }] }) }),
-      () => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: json, body: JSON.stringify({ model: 'fast', stream: true, messages: [{ role: 'user', content: 'hi' }] }) }),
+      () =>
+        fetch(`${url}/api/models/${idOf('alpha')}/tier`, {
+          method: 'PUT',
+          headers: json,
+          body: JSON.stringify({ tier: requests % 2 ? 'fast' : null }),
+        }),
+      () =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ model: idOf('bravo'), messages: [{ role: 'user', content: 'hi' }] }),
+        }),
+      () =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ model: 'fast', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+        }),
     ];
     const started = Date.now();
     const end = started + MINUTES * 60_000;
     const samples: Array<{ minute: number; rss: number; heap: number; fds: number; restarts: number }> = [];
     const sampleNow = async (minute: number): Promise<void> => {
-      const servers = (await (await fetch(`${url}/api/models/servers`)).json()) as { servers: Array<{ restarts: number }> };
+      const servers = (await (await fetch(`${url}/api/models/servers`)).json()) as {
+        servers: Array<{ restarts: number }>;
+      };
       const metrics = await (await fetch(`${url}/metrics`)).text();
       const heap = Number(/^magi_process_nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
-      samples.push({ minute, rss: rssMb(child.pid!), heap, fds: fdCount(child.pid!), restarts: servers.servers.reduce((n, s) => n + s.restarts, 0) });
+      samples.push({
+        minute,
+        rss: rssMb(child.pid!),
+        heap,
+        fds: fdCount(child.pid!),
+        restarts: servers.servers.reduce((n, s) => n + s.restarts, 0),
+      });
     };
     await sampleNow(0);
     const workers = Array.from({ length: 4 }, async (_, w) => {
@@ -109,9 +132,18 @@ export async function run(): Promise<string> {
     }
     await Promise.all(workers);
     const steady = samples.filter((s) => s.minute >= 1); // the first minute warms the JIT and pools
-    const rssSlope = slope(steady.map((s) => s.minute), steady.map((s) => s.rss));
-    const fdSlope = slope(steady.map((s) => s.minute), steady.map((s) => s.fds));
-    const heapSlope = slope(steady.map((s) => s.minute), steady.map((s) => s.heap));
+    const rssSlope = slope(
+      steady.map((s) => s.minute),
+      steady.map((s) => s.rss),
+    );
+    const fdSlope = slope(
+      steady.map((s) => s.minute),
+      steady.map((s) => s.fds),
+    );
+    const heapSlope = slope(
+      steady.map((s) => s.minute),
+      steady.map((s) => s.heap),
+    );
     return [
       '## Soak (issue 6)',
       '',

@@ -10,12 +10,18 @@ export interface LoadResult {
 }
 
 /** autocannon against `url` for `seconds` at `connections`; latencies in ms. */
-export async function load(url: string, connections: number, seconds: number, opts: Partial<autocannon.Options> = {}): Promise<LoadResult> {
+export async function load(
+  url: string,
+  connections: number,
+  seconds: number,
+  opts: Partial<autocannon.Options> = {},
+): Promise<LoadResult> {
   const r = await autocannon({ url, connections, duration: seconds, ...opts });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
 }
 
-export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** Runs a bench child script (compiled .js as is, .ts through ts-node) and parses the JSON it prints on its last line. */
 export function runChild<T>(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {

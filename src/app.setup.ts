@@ -43,9 +43,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
  * reach Express; answer them in the error shape too instead of Node's bare status line.
  */
 function shapeClientErrors(app: NestExpressApplication): void {
-  const server = app.getHttpServer() as import('node:http').Server;
+  const server = app.getHttpServer();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
-    if (!socket.writable || (err.code === 'ECONNRESET')) return socket.destroy();
+    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const [status, type, message] = tooLarge
       ? [431, 'HeadersTooLarge', 'Request headers are too large']
@@ -55,7 +55,14 @@ function shapeClientErrors(app: NestExpressApplication): void {
     const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? '';
     const body = JSON.stringify(
       /^\/v1(\/|$|\?)/i.test(path)
-        ? { error: { message, type: 'invalid_request_error', param: null, code: type === 'HeadersTooLarge' ? 'headers_too_large' : 'bad_request' } }
+        ? {
+            error: {
+              message,
+              type: 'invalid_request_error',
+              param: null,
+              code: type === 'HeadersTooLarge' ? 'headers_too_large' : 'bad_request',
+            },
+          }
         : { error: type, message, details: {} },
     );
     socket.end(
@@ -110,7 +117,11 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
   app.use('/api', (req: Request, _res: Response, next: NextFunction) => {
     const body: unknown = req.body;
     const problem = body !== null && typeof body === 'object' ? plainShapeProblem(body, API_BODY_LIMITS) : null;
-    next(problem ? new ValidationFailedError(`Invalid request body: it ${problem}`, { reason: `the body ${problem}` }) : undefined);
+    next(
+      problem
+        ? new ValidationFailedError(`Invalid request body: it ${problem}`, { reason: `the body ${problem}` })
+        : undefined,
+    );
   });
   // body-parser errors happen before Nest's router, so they are shaped here, with the same writer.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -39,7 +39,7 @@ function isModulePackage(file) {
  * `import.meta` → `{ url, resolve }` built from `__filename` and `require.resolve`;
  * `import(x)` → a promise of `require(x)` as a namespace (Jest runs no ESM on Node 20).
  */
-function importMetaToCommonJs({ template, types: t }) {
+function importMetaToCommonJs({ template }) {
   const dynamicImport = template.expression(`Promise.resolve().then(() => {
     const m = require(SPECIFIER);
     return m && m.__esModule ? m : Object.assign({}, m, { default: m });

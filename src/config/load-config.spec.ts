@@ -10,11 +10,25 @@ describe('loadMagiConfig', () => {
     const sut = loadMagiConfig(base);
     expect(sut.server).toMatchObject({ host: '127.0.0.1', port: 8000 });
     expect(sut.auth.apiTokens).toEqual([]);
-    expect(sut.registry).toMatchObject({ scanPath: './models', registryPath: 'data/model_registry.json', tierThresholds: { powerfulMin: 14, fastMax: 7 } });
+    expect(sut.registry).toMatchObject({
+      scanPath: './models',
+      registryPath: 'data/model_registry.json',
+      tierThresholds: { powerfulMin: 14, fastMax: 7 },
+    });
     expect(sut.profiles).toMatchObject({ path: './profiles', activeProfile: null, statePath: 'data/state.json' });
-    expect(sut.fleet).toMatchObject({ portRange: [8080, 8099], host: '127.0.0.1', maxStartupTime: 120, readinessCheckInterval: 2, llamaServerPath: '/usr/local/bin/llama-server' });
+    expect(sut.fleet).toMatchObject({
+      portRange: [8080, 8099],
+      host: '127.0.0.1',
+      maxStartupTime: 120,
+      readinessCheckInterval: 2,
+      llamaServerPath: '/usr/local/bin/llama-server',
+    });
     expect(sut.providers).toMatchObject({ llmProvider: 'auto', timeoutMs: 2000 });
-    expect(sut.providers.openai).toMatchObject({ apiKey: null, model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1' });
+    expect(sut.providers.openai).toMatchObject({
+      apiKey: null,
+      model: 'gpt-4o-mini',
+      baseUrl: 'https://api.openai.com/v1',
+    });
     expect(sut.litellm).toMatchObject({ baseUrl: null, modelsCacheTtl: 60, fallbackModels: ['gpt-4o', 'gpt-4o-mini'] });
     expect(sut.gateway).toMatchObject({ maxBodyMb: 32, queueTimeout: 30 });
   });

@@ -118,7 +118,7 @@ function isPlain(v: unknown): v is Plain {
 
 function deepMerge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k] as Plain, v) : v;
+  for (const [k, v] of Object.entries(over)) out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k], v) : v;
   return out;
 }
 
@@ -172,7 +172,9 @@ export function loadMagiConfig(env: NodeJS.ProcessEnv = process.env): MagiConfig
 
   const provider = (tree.providers as Plain | undefined)?.llmProvider;
   if (!(LLM_PROVIDER_CHOICES as readonly unknown[]).includes(provider)) {
-    throw new ConfigError(`Invalid LLM provider: ${String(provider)}. Must be one of ${LLM_PROVIDER_CHOICES.join(', ')}`);
+    throw new ConfigError(
+      `Invalid LLM provider: ${String(provider)}. Must be one of ${LLM_PROVIDER_CHOICES.join(', ')}`,
+    );
   }
 
   const config = plainToInstance(MagiConfig, tree);

@@ -54,7 +54,11 @@ export class ProfilesConfig {
 
 export class FleetConfig {
   /** [from, to], inclusive. */
-  @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(65535, { each: true })
+  @IsArray()
+  @ArrayMaxSize(2)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(65535, { each: true })
   portRange: [number, number];
   @IsString() @MinLength(1) llamaServerPath: string;
   @IsString() @MinLength(1) host: string;
@@ -80,7 +84,7 @@ export class BaseUrlConfig {
 }
 
 export class ProvidersConfig {
-  @IsIn(LLM_PROVIDER_CHOICES as unknown as string[]) llmProvider: LlmProviderChoice;
+  @IsIn(LLM_PROVIDER_CHOICES) llmProvider: LlmProviderChoice;
   @IsInt() @Min(1) timeoutMs: number;
   @IsInt() @Min(0) cacheMs: number;
   @ValidateNested() @Type(() => OpenAiConfig) openai: OpenAiConfig;

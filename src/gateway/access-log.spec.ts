@@ -12,9 +12,48 @@ function rootLogger(level: string) {
 }
 
 const LINES: Array<[boolean, AccessLine]> = [
-  [false, { endpoint: 'chat', model: 'gpt-4o-mini', modelId: 'qwen3_4b_q4km', upstream: 8081, status: 200, durationMs: 7.3, stream: false, retried: false, error: null }],
-  [false, { endpoint: 'completions', model: 'x"y\\z\u2028é', modelId: null, upstream: null, status: 404, durationMs: 0.4, stream: true, retried: false, error: 'model_not_found' }],
-  [true, { endpoint: 'chat', model: null, modelId: 'm', upstream: 'litellm', status: 502, durationMs: 12, stream: false, retried: true, error: 'upstream_unavailable' }],
+  [
+    false,
+    {
+      endpoint: 'chat',
+      model: 'gpt-4o-mini',
+      modelId: 'qwen3_4b_q4km',
+      upstream: 8081,
+      status: 200,
+      durationMs: 7.3,
+      stream: false,
+      retried: false,
+      error: null,
+    },
+  ],
+  [
+    false,
+    {
+      endpoint: 'completions',
+      model: 'x"y\\z\u2028é',
+      modelId: null,
+      upstream: null,
+      status: 404,
+      durationMs: 0.4,
+      stream: true,
+      retried: false,
+      error: 'model_not_found',
+    },
+  ],
+  [
+    true,
+    {
+      endpoint: 'chat',
+      model: null,
+      modelId: 'm',
+      upstream: 'litellm',
+      status: 502,
+      durationMs: 12,
+      stream: false,
+      retried: true,
+      error: 'upstream_unavailable',
+    },
+  ],
 ];
 
 describe('AccessLog', () => {

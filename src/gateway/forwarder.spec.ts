@@ -12,19 +12,24 @@ import { ForwardRequest, ForwardResult, Forwarder, answerHeaders, readUsage } fr
 
 describe('readUsage', () => {
   it('reads the usage of a non-streamed answer', () => {
-    const body = '{"choices":[],"usage":{"completion_tokens":5,"prompt_tokens":12,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0}},"id":"x","timings":{"prompt_n":12}}';
+    const body =
+      '{"choices":[],"usage":{"completion_tokens":5,"prompt_tokens":12,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0}},"id":"x","timings":{"prompt_n":12}}';
     expect(readUsage(body)).toEqual({ promptTokens: 12, completionTokens: 5 });
   });
 
   it('reads the last usage of a stream and ignores usage: null chunks', () => {
-    const tail = 'data: {"choices":[{"delta":{}}],"usage":null}\n\ndata: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\ndata: [DONE]\n\n';
+    const tail =
+      'data: {"choices":[{"delta":{}}],"usage":null}\n\ndata: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\ndata: [DONE]\n\n';
     expect(readUsage(tail)).toEqual({ promptTokens: 9, completionTokens: 3 });
     expect(readUsage('data: {"choices":[],"usage":null}\n\ndata: [DONE]\n\n')).toBeNull();
   });
 
   it('is null without usage, and reads embeddings usage (no completion tokens)', () => {
     expect(readUsage('{"choices":[]}')).toBeNull();
-    expect(readUsage('{"data":[],"usage":{"prompt_tokens":4,"total_tokens":4}}')).toEqual({ promptTokens: 4, completionTokens: 0 });
+    expect(readUsage('{"data":[],"usage":{"prompt_tokens":4,"total_tokens":4}}')).toEqual({
+      promptTokens: 4,
+      completionTokens: 0,
+    });
   });
 });
 
@@ -63,7 +68,11 @@ describe('Forwarder.forward', () => {
 
   beforeAll(async () => {
     sut = new Forwarder();
-    standin = await startLlamaStandin({ alias: 'fwd', args: ['--parallel', '1'], env: { STANDIN_CHUNK_DELAY_MS: '100', STANDIN_LOAD_MS: '0' } });
+    standin = await startLlamaStandin({
+      alias: 'fwd',
+      args: ['--parallel', '1'],
+      env: { STANDIN_CHUNK_DELAY_MS: '100', STANDIN_LOAD_MS: '0' },
+    });
     // A minimal proxy around forward(): what it writes is what the client sees.
     proxy = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -71,7 +80,8 @@ describe('Forwarder.forward', () => {
       req.on('end', () => {
         last = sut.forward({ ...target, body: Buffer.concat(chunks) }, res);
         void last.then((r) => {
-          if (r.outcome === 'unreachable' && !res.headersSent) res.writeHead(599).end(JSON.stringify({ unreachable: true }));
+          if (r.outcome === 'unreachable' && !res.headersSent)
+            res.writeHead(599).end(JSON.stringify({ unreachable: true }));
         });
       });
     });
@@ -91,7 +101,12 @@ describe('Forwarder.forward', () => {
     headers: { 'content-type': 'application/json' },
     answerHeaders: { 'X-Magi-Model': 'fwd', 'X-Magi-Upstream': String(standin.port) },
   });
-  const chat = (extra: Record<string, unknown> = {}) => ({ model: 'fwd', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, ...extra });
+  const chat = (extra: Record<string, unknown> = {}) => ({
+    model: 'fwd',
+    messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 2,
+    ...extra,
+  });
 
   it('passes status, headers and body through, adds ours, and reads usage', async () => {
     target = toStandin();
@@ -125,10 +140,12 @@ describe('Forwarder.forward', () => {
 
   it('aborts the upstream request when the client goes away mid-stream', async () => {
     target = toStandin();
-    const req = http.request(`${proxyUrl}/x`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } });
-    const firstChunk = new Promise<void>((resolve) =>
-      req.on('response', (r) => r.once('data', () => resolve())),
-    );
+    const req = http.request(`${proxyUrl}/x`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json' },
+    });
+    const firstChunk = new Promise<void>((resolve) => req.on('response', (r) => r.once('data', () => resolve())));
     req.on('error', () => undefined);
     req.end(JSON.stringify(chat({ stream: true, max_tokens: 5 })));
     await firstChunk;
@@ -136,7 +153,12 @@ describe('Forwarder.forward', () => {
     expect(busy.json()[0].is_processing).toBe(true);
     req.destroy();
     expect(await last).toMatchObject({ outcome: 'client-gone', status: 200 });
-    await waitFor(async () => !(await httpRequest(`${standin.url}/slots`)).json()[0].is_processing, 1000, 10, 'slot freed');
+    await waitFor(
+      async () => !(await httpRequest(`${standin.url}/slots`)).json()[0].is_processing,
+      1000,
+      10,
+      'slot freed',
+    );
   });
 
   it('sends an SSE head at once when the first event is not there yet, and passes an event that came with its head', async () => {

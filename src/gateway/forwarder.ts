@@ -80,7 +80,9 @@ export function answerHeaders(upstream: IncomingHttpHeaders, extra: Record<strin
   const connection = upstream.connection;
   // `keep-alive` / `close` name no header of their own; only other tokens need the split.
   const named =
-    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(/\s*,\s*/) : null;
+    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+      ? connection.toLowerCase().split(/\s*,\s*/)
+      : null;
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
     const value = upstream[name];
@@ -238,7 +240,14 @@ export class Forwarder implements OnModuleDestroy {
     const exchange = new ForwardExchange(res, request.answerHeaders, performance.now(), done);
     try {
       this.pool(request.origin).dispatch(
-        { path: request.path, method: 'POST', headers: request.headers, body: request.body, blocking: true, reset: request.closeAfter === true },
+        {
+          path: request.path,
+          method: 'POST',
+          headers: request.headers,
+          body: request.body,
+          blocking: true,
+          reset: request.closeAfter === true,
+        },
         exchange,
       );
     } catch (e) {

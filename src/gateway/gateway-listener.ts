@@ -78,7 +78,9 @@ function readBody(req: IncomingMessage, limit: number, done: (body: Buffer) => v
  * paths spelled differently (trailing slash, other case), goes to Express as before,
  * where GatewayController serves them the same way and documents them for Swagger.
  */
-export function gatewayRequestHandler(options: GatewayListenerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function gatewayRequestHandler(
+  options: GatewayListenerOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { gateway, auth, metrics, maxBodyBytes } = options;
   const fail = (req: IncomingMessage, res: ServerResponse, e: unknown): void => writeError(req, res, toAppError(e));
   return (req, res) => {

@@ -159,7 +159,8 @@ export class GatewayMetrics {
   ): void {
     const e = this.endpoint(model, endpoint);
     let requests = e.byStatus.get(status);
-    if (!requests) e.byStatus.set(status, (requests = this.requests.series({ model, endpoint, status: String(status) })));
+    if (!requests)
+      e.byStatus.set(status, (requests = this.requests.series({ model, endpoint, status: String(status) })));
     requests.inc();
     e.duration.observe(ms / 1000);
     if (error) {

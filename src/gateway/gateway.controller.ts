@@ -23,8 +23,14 @@ import {
 import { GatewayService } from './gateway.service';
 
 const MAGI_HEADERS = {
-  'X-Magi-Model': { description: 'The registry model id that served the request (`litellm` answers: the model asked of LiteLLM)', schema: { type: 'string', example: 'qwen3_4b_q4km' } },
-  'X-Magi-Upstream': { description: 'Port of the llama-server that answered, or `litellm`', schema: { type: 'string', example: '8081' } },
+  'X-Magi-Model': {
+    description: 'The registry model id that served the request (`litellm` answers: the model asked of LiteLLM)',
+    schema: { type: 'string', example: 'qwen3_4b_q4km' },
+  },
+  'X-Magi-Upstream': {
+    description: 'Port of the llama-server that answered, or `litellm`',
+    schema: { type: 'string', example: '8081' },
+  },
 };
 
 const CHAT_STREAM_EXAMPLE =
@@ -79,9 +85,23 @@ export class GatewayController {
   @ApiBody({
     type: ChatCompletionRequestDto,
     examples: {
-      byTier: { summary: 'By tier', value: { model: 'fast', messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 64 } },
-      byAlias: { summary: 'By profile alias, streamed', value: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello!' }], stream: true, stream_options: { include_usage: true } } },
-      byId: { summary: 'By model id', value: { model: 'qwen3_4b_q4km', messages: [{ role: 'user', content: 'Hello!' }] } },
+      byTier: {
+        summary: 'By tier',
+        value: { model: 'fast', messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 64 },
+      },
+      byAlias: {
+        summary: 'By profile alias, streamed',
+        value: {
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Hello!' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+      },
+      byId: {
+        summary: 'By model id',
+        value: { model: 'qwen3_4b_q4km', messages: [{ role: 'user', content: 'Hello!' }] },
+      },
     },
   })
   @ApiProxiedAnswer(
@@ -91,7 +111,9 @@ export class GatewayController {
       object: 'chat.completion',
       created: 1767225600,
       model: 'qwen3_4b_q4km',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there, how are you?' }, finish_reason: 'stop' }],
+      choices: [
+        { index: 0, message: { role: 'assistant', content: 'Hello there, how are you?' }, finish_reason: 'stop' },
+      ],
       usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
     },
     CHAT_STREAM_EXAMPLE,
@@ -104,7 +126,9 @@ export class GatewayController {
   @ApiOperation({ summary: 'Text completion, routed to the fleet', description: ROUTING })
   @ApiBody({
     type: CompletionRequestDto,
-    examples: { byId: { summary: 'By model id', value: { model: 'qwen3_4b_q4km', prompt: 'Once upon a time', max_tokens: 32 } } },
+    examples: {
+      byId: { summary: 'By model id', value: { model: 'qwen3_4b_q4km', prompt: 'Once upon a time', max_tokens: 32 } },
+    },
   })
   @ApiProxiedAnswer(
     CompletionDto,
@@ -129,7 +153,9 @@ export class GatewayController {
   })
   @ApiBody({
     type: EmbeddingRequestDto,
-    examples: { one: { summary: 'One text', value: { model: 'nomic_embed_text_v1_5_f16', input: 'The quick brown fox' } } },
+    examples: {
+      one: { summary: 'One text', value: { model: 'nomic_embed_text_v1_5_f16', input: 'The quick brown fox' } },
+    },
   })
   @ApiProxiedAnswer(EmbeddingListDto, {
     object: 'list',

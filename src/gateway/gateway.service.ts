@@ -36,11 +36,24 @@ const UPSTREAM_PATHS: Record<GatewayEndpoint, string> = {
 };
 
 /** Errors of a refused connection: trying the same server again is pointless. */
-const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+const REFUSED = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 export class UpstreamUnavailableError extends AppError {
   constructor(model: string, reason: string) {
-    super('UpstreamUnavailable', 502, `No server of '${model}' could be reached: ${reason}`, { model, reason }, 'upstream_unavailable');
+    super(
+      'UpstreamUnavailable',
+      502,
+      `No server of '${model}' could be reached: ${reason}`,
+      { model, reason },
+      'upstream_unavailable',
+    );
   }
 }
 
@@ -117,10 +130,13 @@ interface Outcome {
 }
 
 const BODY_ERRORS: Record<RequestBodyProblem, () => AppError> = {
-  empty: () => new ValidationFailedError('The request body must be a JSON object with a `model`', { body: ['is empty'] }),
+  empty: () =>
+    new ValidationFailedError('The request body must be a JSON object with a `model`', { body: ['is empty'] }),
   invalid_json: () => new AppError('ValidationFailed', 400, 'The request body is not valid JSON', {}, 'invalid_json'),
-  not_an_object: () => new ValidationFailedError('The request body must be a JSON object', { body: ['must be an object'] }),
-  no_model: () => new ValidationFailedError('You must provide a model parameter', { model: ['must be a non-empty string'] }),
+  not_an_object: () =>
+    new ValidationFailedError('The request body must be a JSON object', { body: ['must be an object'] }),
+  no_model: () =>
+    new ValidationFailedError('You must provide a model parameter', { model: ['must be a non-empty string'] }),
 };
 
 function parseBody(raw: unknown): RequestBody {
@@ -248,7 +264,9 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
    * reject, for the caller's error writer.
    */
   handle(endpoint: GatewayEndpoint, res: ServerResponse, rawBody: unknown): Promise<void> {
-    return new Promise((resolve, reject) => this.serve(endpoint, res, rawBody, (e) => (e === undefined ? resolve() : reject(e))));
+    return new Promise((resolve, reject) =>
+      this.serve(endpoint, res, rawBody, (e) => (e === undefined ? resolve() : reject(e))),
+    );
   }
 
   /**
@@ -260,7 +278,15 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
    */
   serve(endpoint: GatewayEndpoint, res: ServerResponse, rawBody: unknown, done: (error?: unknown) => void): void {
     const t0 = performance.now();
-    const outcome: Outcome = { label: 'unknown', modelId: null, upstream: null, status: 0, usage: null, error: null, retried: false };
+    const outcome: Outcome = {
+      label: 'unknown',
+      modelId: null,
+      upstream: null,
+      status: 0,
+      usage: null,
+      error: null,
+      retried: false,
+    };
     let body: RequestBody | null = null;
     let finished = false;
     const finish = (e?: unknown): void => {
@@ -346,7 +372,8 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const cached = this.snapshot;
     if (cached && cached.embeddings === embeddings && now - cached.at < SNAPSHOT_MAX_AGE_MS) return cached;
     const models = new Map<string, RouteModel>();
-    for (const m of this.registry.list()) models.set(m.modelId, { modelId: m.modelId, effectiveTier: m.effectiveTier, enabled: m.enabled });
+    for (const m of this.registry.list())
+      models.set(m.modelId, { modelId: m.modelId, effectiveTier: m.effectiveTier, enabled: m.enabled });
     const hosts = new Map(this.fleet.readyServers().map((s) => [s.modelId, s] as const));
     const servers: RouteServer[] = [];
     for (const v of this.fleet.list()) {
@@ -371,7 +398,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Where `model` goes (route.ts), fleet routes with a ready server taken from the snapshot's cache. */
-  private route(model: string, endpoint: GatewayEndpoint, profile: Profile | null = this.activeProfile()): FleetRoute | (Route & { kind: 'litellm' }) {
+  private route(
+    model: string,
+    endpoint: GatewayEndpoint,
+    profile: Profile | null = this.activeProfile(),
+  ): FleetRoute | (Route & { kind: 'litellm' }) {
     const snapshot = this.fleetSnapshot(profile);
     const cached = snapshot.routes[endpoint].get(model);
     if (cached) return cached;
@@ -409,7 +440,10 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const upstream = this.pick(route, strategy, route.ready);
     this.send(endpoint, body, upstream, res, outcome, (result) => {
       if (result.outcome === 'unreachable') {
-        this.retryElsewhere(endpoint, body, route, strategy, upstream, result, res, outcome).then(() => finish(), finish);
+        this.retryElsewhere(endpoint, body, route, strategy, upstream, result, res, outcome).then(
+          () => finish(),
+          finish,
+        );
         return;
       }
       try {
@@ -442,7 +476,12 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const code = (failed.error as NodeJS.ErrnoException).code ?? '';
     const next = others.length > 0 ? this.pick(route, strategy, others) : REFUSED.has(code) ? null : upstream;
     this.logger.warn(
-      { modelId: upstream.modelId, upstream: upstream.port, error: code || failed.error.message, retryOn: next?.port ?? null },
+      {
+        modelId: upstream.modelId,
+        upstream: upstream.port,
+        error: code || failed.error.message,
+        retryOn: next?.port ?? null,
+      },
       'Upstream could not be reached',
     );
     if (next) {
@@ -466,7 +505,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private pick(route: FleetRoute, strategy: BalancingStrategy | null, candidates: readonly ReadyUpstream[]): ReadyUpstream {
+  private pick(
+    route: FleetRoute,
+    strategy: BalancingStrategy | null,
+    candidates: readonly ReadyUpstream[],
+  ): ReadyUpstream {
     if (strategy === null) return candidates[0];
     return this.balancer.pick(route.key, strategy, candidates, this.loadOf);
   }
@@ -569,15 +612,14 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const name = route.target.kind === 'model' ? route.target.modelId : route.target.tier;
     return new Promise((resolve, reject) => {
       let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      let poll: NodeJS.Timeout | undefined;
-      let sub: Subscription | undefined;
+      // Set below, after the callbacks that clear them are defined.
+      const handles: { timer?: NodeJS.Timeout; poll?: NodeJS.Timeout; sub?: Subscription } = {};
       const finish = (fn: () => void): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
-        clearInterval(poll);
-        sub?.unsubscribe();
+        clearTimeout(handles.timer);
+        clearInterval(handles.poll);
+        handles.sub?.unsubscribe();
         res.off('close', onClose);
         fn();
       };
@@ -585,9 +627,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
         if (done) return;
         try {
           const r = this.route(model, endpoint);
-          if (r.kind !== 'fleet') return finish(() => reject(new ModelNotRunningError(name, 'the active profile changed')));
+          if (r.kind !== 'fleet')
+            return finish(() => reject(new ModelNotRunningError(name, 'the active profile changed')));
           if (r.ready.length > 0) return finish(() => resolve(r));
-          if (r.pending === 0) finish(() => reject(new ModelNotRunningError(name, 'no server of it is starting any more')));
+          if (r.pending === 0)
+            finish(() => reject(new ModelNotRunningError(name, 'no server of it is starting any more')));
         } catch (e) {
           finish(() => reject(e));
         }
@@ -595,14 +639,14 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       const onClose = (): void => finish(() => reject(new ClientGone()));
       if (res.destroyed) return onClose();
       res.on('close', onClose);
-      timer = setTimeout(
+      handles.timer = setTimeout(
         () => finish(() => reject(new QueueTimeoutError(name, this.queueTimeoutMs / 1000, this.retryAfterSeconds))),
         this.queueTimeoutMs,
       );
       // State changes drive the wait; the slow poll only guards against a missed event.
-      poll = setInterval(check, 1000);
-      sub = this.fleet.stateChanges$.subscribe(() => check());
-      if (done) sub.unsubscribe();
+      handles.poll = setInterval(check, 1000);
+      handles.sub = this.fleet.stateChanges$.subscribe(() => check());
+      if (done) handles.sub.unsubscribe();
       check();
     });
   }

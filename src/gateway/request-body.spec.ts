@@ -21,7 +21,18 @@ function rng(seed: number): () => number {
   };
 }
 
-const NASTY = ['plain', 'with "quotes"', 'back\\slash\\', '{not: an object}', '[1, 2]', 'üñí©ødé ✓ 🦙', '\\"', 'line\nbreak\ttab', '"model": "x"', '\u0000\u001f'];
+const NASTY = [
+  'plain',
+  'with "quotes"',
+  'back\\slash\\',
+  '{not: an object}',
+  '[1, 2]',
+  'üñí©ødé ✓ 🦙',
+  '\\"',
+  'line\nbreak\ttab',
+  '"model": "x"',
+  '\u0000\u001f',
+];
 
 function randomValue(r: () => number, depth: number): unknown {
   const k = Math.floor(r() * (depth > 2 ? 4 : 6));
@@ -37,13 +48,20 @@ function randomValue(r: () => number, depth: number): unknown {
     case 4:
       return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
     default:
-      return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, (_, i) => [`k${i}${NASTY[i % NASTY.length]}`, randomValue(r, depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(r() * 4) }, (_, i) => [
+          `k${i}${NASTY[i % NASTY.length]}`,
+          randomValue(r, depth + 1),
+        ]),
+      );
   }
 }
 
 describe('readRequestBody', () => {
   it('reads model and stream of a chat body', () => {
-    const body = readRequestBody(buf('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":true}'));
+    const body = readRequestBody(
+      buf('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":true}'),
+    );
     expect([body.model, body.stream]).toEqual(['gpt-4o-mini', true]);
   });
 
@@ -51,7 +69,10 @@ describe('readRequestBody', () => {
     const r = rng(42);
     for (let n = 0; n < 500; n++) {
       const obj: Record<string, unknown> = {};
-      const keys = Array.from({ length: 1 + Math.floor(r() * 5) }, (_, i) => `f${i}${NASTY[Math.floor(r() * NASTY.length)]}`);
+      const keys = Array.from(
+        { length: 1 + Math.floor(r() * 5) },
+        (_, i) => `f${i}${NASTY[Math.floor(r() * NASTY.length)]}`,
+      );
       const modelAt = Math.floor(r() * (keys.length + 1));
       keys.forEach((key, i) => {
         if (i === modelAt) obj.model = NASTY[Math.floor(r() * NASTY.length)];
@@ -68,7 +89,9 @@ describe('readRequestBody', () => {
   });
 
   it('ignores model and stream keys nested below the top level', () => {
-    const body = readRequestBody(buf('{"messages":[{"model":"inner","stream":true}],"meta":{"model":"x"},"model":"outer"}'));
+    const body = readRequestBody(
+      buf('{"messages":[{"model":"inner","stream":true}],"meta":{"model":"x"},"model":"outer"}'),
+    );
     expect([body.model, body.stream, body.modelSpans.length]).toEqual(['outer', false, 1]);
   });
 
@@ -92,16 +115,34 @@ describe('readRequestBody', () => {
     expect(problemOf(undefined)).toBe('empty');
     expect(problemOf(buf(''))).toBe('empty');
     expect(problemOf(buf('   '))).toBe('empty');
-    for (const bad of ['{"model": ', '{"model":"x"', '{"model" "x"}', '{model:"x"}', '{"model":"x",}', '{"model":"x"} extra', '{"a":"unterminated}', 'nope']) {
+    for (const bad of [
+      '{"model": ',
+      '{"model":"x"',
+      '{"model" "x"}',
+      '{model:"x"}',
+      '{"model":"x",}',
+      '{"model":"x"} extra',
+      '{"a":"unterminated}',
+      'nope',
+    ]) {
       expect([bad, problemOf(buf(bad))]).toEqual([bad, 'invalid_json']);
     }
     for (const notObject of ['[1,2]', '"model"', '42', 'null']) expect(problemOf(buf(notObject))).toBe('not_an_object');
-    for (const noModel of ['{}', '{"messages":[]}', '{"model":42}', '{"model":""}', '{"model":null}']) expect(problemOf(buf(noModel))).toBe('no_model');
+    for (const noModel of ['{}', '{"messages":[]}', '{"model":42}', '{"model":""}', '{"model":null}'])
+      expect(problemOf(buf(noModel))).toBe('no_model');
   });
 
   it('scans a large body without materialising it', () => {
     const image = 'A'.repeat(8 * 1024 * 1024);
-    const raw = buf(JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${image}` } }] }], model: 'vision', stream: true }));
+    const raw = buf(
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${image}` } }] },
+        ],
+        model: 'vision',
+        stream: true,
+      }),
+    );
     const body = readRequestBody(raw);
     expect([body.model, body.stream]).toEqual(['vision', true]);
     expect(withModel(body, 'gemma_3_12b_q4km').length).toBe(raw.length + 'gemma_3_12b_q4km'.length - 'vision'.length);

@@ -1,6 +1,15 @@
 import { AppError } from '../common/errors/app-error';
 import type { Tier } from '../registry/tiers';
-import { Balancer, RouteContext, RouteModel, RouteServer, Upstream, resolveRoute, resolveTarget, upstreamKey } from './route';
+import {
+  Balancer,
+  RouteContext,
+  RouteModel,
+  RouteServer,
+  Upstream,
+  resolveRoute,
+  resolveTarget,
+  upstreamKey,
+} from './route';
 
 const models: Record<string, RouteModel> = {
   qwen3_4b_q4km: { modelId: 'qwen3_4b_q4km', effectiveTier: 'fast', enabled: true },
@@ -52,7 +61,8 @@ describe('resolveTarget', () => {
 
   it('resolves a registry model id, then a tier', () => {
     expect(resolveTarget('phi_4_14b_q4km', ctx())).toEqual({ kind: 'model', modelId: 'phi_4_14b_q4km' });
-    for (const tier of ['fast', 'balanced', 'powerful'] as Tier[]) expect(resolveTarget(tier, ctx())).toEqual({ kind: 'tier', tier });
+    for (const tier of ['fast', 'balanced', 'powerful'] as Tier[])
+      expect(resolveTarget(tier, ctx())).toEqual({ kind: 'tier', tier });
   });
 
   it('sends an unknown name to LiteLLM unchanged when it is configured', () => {
@@ -60,7 +70,10 @@ describe('resolveTarget', () => {
   });
 
   it('sends an alias naming neither a model nor a tier to LiteLLM under the name it names', () => {
-    expect(resolveTarget('claude-ish', ctx({ liteLlm: true }))).toEqual({ kind: 'litellm', model: 'anthropic/claude-3' });
+    expect(resolveTarget('claude-ish', ctx({ liteLlm: true }))).toEqual({
+      kind: 'litellm',
+      model: 'anthropic/claude-3',
+    });
   });
 
   it('is 404 model_not_found for an unknown name without LiteLLM', () => {
@@ -96,7 +109,11 @@ describe('resolveRoute', () => {
 
   it('counts starting and restarting servers as pending, and leaves out the others', () => {
     const c = ctx({
-      servers: [server('qwen3_4b_q4km', 8081, 'starting'), server('idle_7b', 8084, 'restarting'), server('disabled_7b', 8085)],
+      servers: [
+        server('qwen3_4b_q4km', 8081, 'starting'),
+        server('idle_7b', 8084, 'restarting'),
+        server('disabled_7b', 8085),
+      ],
     });
     const r = resolveRoute('fast', c);
     expect(r).toMatchObject({ kind: 'fleet', ready: [], pending: 2 });
@@ -107,7 +124,9 @@ describe('resolveRoute', () => {
     expect([notInProfile.status, notInProfile.openAiCode]).toEqual([503, 'model_not_running']);
     expect(notInProfile.message).toContain('not in the active profile');
     expect(errorOf(() => resolveRoute('disabled_7b', ctx())).message).toContain('disabled');
-    const failed = errorOf(() => resolveRoute('qwen3_4b_q4km', ctx({ servers: [server('qwen3_4b_q4km', 8081, 'failed')] })));
+    const failed = errorOf(() =>
+      resolveRoute('qwen3_4b_q4km', ctx({ servers: [server('qwen3_4b_q4km', 8081, 'failed')] })),
+    );
     expect([failed.status, failed.message]).toEqual([503, expect.stringContaining('failed')]);
   });
 
@@ -118,7 +137,9 @@ describe('resolveRoute', () => {
 
   it('routes embeddings only to embedding servers, and chat only to the others', () => {
     const servers = [server('qwen3_4b_q4km', 8081, 'ready', true), server('phi_4_14b_q4km', 8082)];
-    expect(resolveRoute('qwen3_4b_q4km', ctx({ endpoint: 'embeddings', servers }))).toMatchObject({ ready: [{ port: 8081 }] });
+    expect(resolveRoute('qwen3_4b_q4km', ctx({ endpoint: 'embeddings', servers }))).toMatchObject({
+      ready: [{ port: 8081 }],
+    });
     const noEmb = errorOf(() => resolveRoute('phi_4_14b_q4km', ctx({ endpoint: 'embeddings', servers })));
     expect([noEmb.status, noEmb.message]).toEqual([503, expect.stringContaining('embeddings: true')]);
     const chatToEmb = errorOf(() => resolveRoute('qwen3_4b_q4km', ctx({ servers })));
@@ -160,13 +181,17 @@ describe('Balancer.pick', () => {
     const busy = (u: Upstream): number => (u.port === 8081 ? 1 : 0);
     const ports = Array.from({ length: 4 }, () => sut.pick('k', 'least_loaded', three, busy).port);
     expect(ports).toEqual([8082, 8083, 8082, 8083]);
-    expect(Array.from({ length: 3 }, () => sut.pick('k2', 'least_loaded', three, idle).port)).toEqual([8081, 8082, 8083]);
+    expect(Array.from({ length: 3 }, () => sut.pick('k2', 'least_loaded', three, idle).port)).toEqual([
+      8081, 8082, 8083,
+    ]);
   });
 
   it('random: draws with the injected generator', () => {
     const draws = [0.0, 0.5, 0.99, 0.34];
     const sut = new Balancer(() => draws.shift()!);
-    expect(Array.from({ length: 4 }, () => sut.pick('k', 'random', three, idle).port)).toEqual([8081, 8082, 8083, 8082]);
+    expect(Array.from({ length: 4 }, () => sut.pick('k', 'random', three, idle).port)).toEqual([
+      8081, 8082, 8083, 8082,
+    ]);
   });
 
   it('returns the only candidate without consuming a turn', () => {

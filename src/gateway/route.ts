@@ -88,7 +88,13 @@ export class ModelNotFoundGatewayError extends AppError {
 
 export class ModelNotRunningError extends AppError {
   constructor(model: string, reason: string) {
-    super('ModelNotRunning', 503, `The model '${model}' is not running: ${reason}`, { model, reason }, 'model_not_running');
+    super(
+      'ModelNotRunning',
+      503,
+      `The model '${model}' is not running: ${reason}`,
+      { model, reason },
+      'model_not_running',
+    );
   }
 }
 
@@ -176,7 +182,12 @@ export class Balancer {
    * One of `candidates` (non-empty, stable order). `load` gives the requests in flight
    * on a server, for `least_loaded`.
    */
-  pick<U extends Upstream>(key: string, strategy: BalancingStrategy, candidates: readonly U[], load: (u: U) => number): U {
+  pick<U extends Upstream>(
+    key: string,
+    strategy: BalancingStrategy,
+    candidates: readonly U[],
+    load: (u: U) => number,
+  ): U {
     const n = candidates.length;
     if (n === 1) return candidates[0];
     if (strategy === 'random') return candidates[Math.min(n - 1, Math.floor(this.random() * n))];

@@ -17,7 +17,12 @@ export class FleetHealthIndicator {
   isHealthy<const Key extends string>(key: Key) {
     const check = this.indicator.check(key);
     const r = this.fleet.readiness();
-    const data = { readyServers: r.readyServers, totalServers: r.totalServers, notReady: r.notReady, missingModels: r.missingModels };
+    const data = {
+      readyServers: r.readyServers,
+      totalServers: r.totalServers,
+      notReady: r.notReady,
+      missingModels: r.missingModels,
+    };
     if (r.shuttingDown) return check.down({ ...data, shuttingDown: true });
     return r.notReady.length === 0 ? check.up(data) : check.down(data);
   }

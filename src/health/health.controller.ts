@@ -33,7 +33,10 @@ export class HealthController {
       '200 when the registry is loaded and every server the active profile wants is ready; 503 with the reasons otherwise, and while MAGI shuts down.',
   })
   @ApiOkResponse({ type: ReadyResponseDto, description: 'Ready to serve.' })
-  @ApiServiceUnavailableResponse({ type: NotReadyResponseDto, description: 'Not ready: `details` names each server that is not ready and why.' })
+  @ApiServiceUnavailableResponse({
+    type: NotReadyResponseDto,
+    description: 'Not ready: `details` names each server that is not ready and why.',
+  })
   ready(): Promise<ReadyResponseDto> {
     return this.readiness.check();
   }

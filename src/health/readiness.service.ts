@@ -1,5 +1,5 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheckResult, HealthCheckService, HealthIndicatorResult } from '@nestjs/terminus';
+import { HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import type { NotReadyServer } from '../servers/fleet.types';
 import { NotReadyResponseDto, ReadinessDetailsDto, ReadyResponseDto } from './dto/health.dto';
 import { FleetHealthIndicator } from './fleet.health';
@@ -31,13 +31,16 @@ export class ReadinessService {
   async check(): Promise<ReadyResponseDto> {
     let result: HealthCheckResult;
     try {
-      result = await this.health.check([() => this.registry.isHealthy('registry'), () => this.fleet.isHealthy('fleet')]);
+      result = await this.health.check([
+        () => this.registry.isHealthy('registry'),
+        () => this.fleet.isHealthy('fleet'),
+      ]);
     } catch (e) {
       // terminus signals "down" and "shutting down" by throwing 503 with the result.
       if (!(e instanceof ServiceUnavailableException)) throw e;
       result = e.getResponse() as HealthCheckResult;
     }
-    const details = result.details as HealthIndicatorResult;
+    const details = result.details;
     const fleet = (details.fleet ?? {}) as FleetData;
     const registry = details.registry ?? { status: 'down' };
     const readyServers = fleet.readyServers ?? 0;

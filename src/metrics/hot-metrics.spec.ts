@@ -9,7 +9,12 @@ describe('hot metrics', () => {
   it('a histogram exposes the same buckets, sum and count as prom-client’s', async () => {
     const theirs = new Registry();
     const ours = new Registry();
-    const config = { name: 'x_seconds', help: 'help with "quotes" and \\ backslash', labelNames: ['model', 'endpoint'] as const, buckets };
+    const config = {
+      name: 'x_seconds',
+      help: 'help with "quotes" and \\ backslash',
+      labelNames: ['model', 'endpoint'] as const,
+      buckets,
+    };
     const h = new Histogram({ ...config, labelNames: [...config.labelNames], registers: [theirs] });
     const hot = new HotHistogram(config, ours);
     const labelSets = [

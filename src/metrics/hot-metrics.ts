@@ -56,7 +56,13 @@ abstract class HotMetric<L extends string, S> {
   }
 
   /** What prom-client's registry formats (the shape of its own metrics' `get()`). */
-  get(): Promise<{ name: string; help: string; type: string; values: MetricValueWithName<string>[]; aggregator: 'sum' }> {
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    values: MetricValueWithName<string>[];
+    aggregator: 'sum';
+  }> {
     const values: MetricValueWithName<string>[] = [];
     for (const { labels, series } of this.all.values()) this.export(labels, series, values);
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });

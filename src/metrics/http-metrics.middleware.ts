@@ -6,15 +6,25 @@ import { MetricsService } from './metrics.service';
  * Observes one request's duration once its answer is sent, labelled by `route()` read at
  * that moment (the route template, never the raw URL, so label cardinality stays bounded).
  */
-export function observeHttpRequest(metrics: MetricsService, method: string, res: ServerResponse, route: () => string): void {
+export function observeHttpRequest(
+  metrics: MetricsService,
+  method: string,
+  res: ServerResponse,
+  route: () => string,
+): void {
   const t0 = performance.now();
-  res.once('finish', () => metrics.httpDurationOf(method, route(), res.statusCode).observe((performance.now() - t0) / 1000));
+  res.once('finish', () =>
+    metrics.httpDurationOf(method, route(), res.statusCode).observe((performance.now() - t0) / 1000),
+  );
 }
 
 /** Every request Express serves, by its matched route template; unmatched paths share one label. */
 export function httpMetricsMiddleware(metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    observeHttpRequest(metrics, req.method, res, () => (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched'));
+    observeHttpRequest(metrics, req.method, res, () => {
+      const template = (req.route as { path?: string } | undefined)?.path;
+      return template ? `${req.baseUrl}${template}` : 'unmatched';
+    });
     next();
   };
 }

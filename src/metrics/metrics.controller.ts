@@ -9,9 +9,16 @@ export class MetricsController {
 
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics', description: 'HTTP durations, fleet state and restarts, provider health, registry and gateway counters. Never behind a token.' })
+  @ApiOperation({
+    summary: 'Prometheus metrics',
+    description:
+      'HTTP durations, fleet state and restarts, provider health, registry and gateway counters. Never behind a token.',
+  })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format', schema: { type: 'string', example: '# HELP magi_http_request_duration_seconds …' } })
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format',
+    schema: { type: 'string', example: '# HELP magi_http_request_duration_seconds …' },
+  })
   async scrape(): Promise<string> {
     return (await this.metrics.render()).body;
   }

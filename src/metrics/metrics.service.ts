@@ -59,7 +59,12 @@ export class MetricsService {
   }
 
   /** A histogram for per-request paths: resolve a series once, then `observe` is a bucket increment. */
-  hotHistogram<T extends string>(config: { name: string; help: string; labelNames: readonly T[]; buckets: readonly number[] }): HotHistogram<T> {
+  hotHistogram<T extends string>(config: {
+    name: string;
+    help: string;
+    labelNames: readonly T[];
+    buckets: readonly number[];
+  }): HotHistogram<T> {
     return new HotHistogram<T>(config, this.registry);
   }
 

@@ -10,8 +10,9 @@ export const ClientAbortSignal = createParamDecorator((_: unknown, ctx: Executio
   const res = ctx.switchToHttp().getResponse<Response>();
   const ctrl = new AbortController();
   if (req.socket?.destroyed) ctrl.abort();
-  else res.once('close', () => {
-    if (!res.writableFinished) ctrl.abort();
-  });
+  else
+    res.once('close', () => {
+      if (!res.writableFinished) ctrl.abort();
+    });
   return ctrl.signal;
 });

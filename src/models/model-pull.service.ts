@@ -68,7 +68,8 @@ export class ModelPullService {
       });
     }
     if (this.providers.configured === 'ollama') return modelName;
-    if (this.providers.configured !== 'auto') throw new UnsupportedProviderError(this.providers.configured, 'Pulling models', ['ollama']);
+    if (this.providers.configured !== 'auto')
+      throw new UnsupportedProviderError(this.providers.configured, 'Pulling models', ['ollama']);
     const active = await this.providers.active();
     if (!active.name) throw new ProviderUnavailableError('auto', NO_PROVIDERS_AVAILABLE);
     if (active.name !== 'ollama') throw new UnsupportedProviderError(active.name, 'Pulling models', ['ollama']);
@@ -99,7 +100,13 @@ export class ModelPullService {
     let body: Readable | undefined;
     try {
       const res = await this.http
-        .stream({ method: 'POST', url: `${this.url}/api/pull`, body: { model, stream: true }, signal, timeoutMs: PULL_HEAD_TIMEOUT_MS })
+        .stream({
+          method: 'POST',
+          url: `${this.url}/api/pull`,
+          body: { model, stream: true },
+          signal,
+          timeoutMs: PULL_HEAD_TIMEOUT_MS,
+        })
         .catch((e: unknown) => {
           throw new ProviderUnavailableError('ollama', e instanceof HttpError ? e.message : String(e));
         });
@@ -108,13 +115,20 @@ export class ModelPullService {
         const text = this.http.redact(await readSome(res.body));
         const json = safeJson(text);
         const reason = upstreamMessage({ json, text }) || `HTTP ${res.status}`;
-        throw new UpstreamError(`Ollama failed to pull ${model}: ${reason}`, { provider: 'ollama', model, upstreamStatus: res.status });
+        throw new UpstreamError(`Ollama failed to pull ${model}: ${reason}`, {
+          provider: 'ollama',
+          model,
+          upstreamStatus: res.status,
+        });
       }
       let succeeded = false;
       for await (const line of ndjsonValues(res.body)) {
         const step = line as Record<string, unknown>;
         if (typeof step?.error === 'string') {
-          throw new UpstreamError(`Ollama failed to pull ${model}: ${this.http.redact(step.error)}`, { provider: 'ollama', model });
+          throw new UpstreamError(`Ollama failed to pull ${model}: ${this.http.redact(step.error)}`, {
+            provider: 'ollama',
+            model,
+          });
         }
         if (step?.status === 'success') {
           succeeded = true;
@@ -122,7 +136,8 @@ export class ModelPullService {
         }
         yield toProgress(step);
       }
-      if (!succeeded) throw new UpstreamError(`Ollama ended the pull of ${model} without success`, { provider: 'ollama', model });
+      if (!succeeded)
+        throw new UpstreamError(`Ollama ended the pull of ${model} without success`, { provider: 'ollama', model });
       this.logger.log({ model, provider: 'ollama' }, 'Pull finished');
     } catch (e) {
       const err = this.describe(e, model, what);
@@ -136,9 +151,14 @@ export class ModelPullService {
 
   private describe(e: unknown, model: string, what: string): AppError {
     if (e instanceof AppError) return e;
-    if (e instanceof NdjsonLineError) return new UpstreamError(`Ollama sent ${this.http.redact(e.message)} (${what})`, { provider: 'ollama', model });
-    if (e instanceof HttpError) return new UpstreamError(`Ollama's pull stream broke: ${e.message}`, { provider: 'ollama', model });
-    return new UpstreamError(`Ollama's pull stream broke: ${this.http.redact(String((e as Error)?.message ?? e))}`, { provider: 'ollama', model });
+    if (e instanceof NdjsonLineError)
+      return new UpstreamError(`Ollama sent ${this.http.redact(e.message)} (${what})`, { provider: 'ollama', model });
+    if (e instanceof HttpError)
+      return new UpstreamError(`Ollama's pull stream broke: ${e.message}`, { provider: 'ollama', model });
+    return new UpstreamError(`Ollama's pull stream broke: ${this.http.redact(String((e as Error)?.message ?? e))}`, {
+      provider: 'ollama',
+      model,
+    });
   }
 }
 
@@ -146,7 +166,8 @@ function toProgress(step: Record<string, unknown>): PullProgress {
   const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   const total = num(step.total);
   const completed = num(step.completed);
-  const percent = total && total > 0 ? Math.min(100, Math.max(0, Math.round(((completed ?? 0) / total) * 1000) / 10)) : null;
+  const percent =
+    total && total > 0 ? Math.min(100, Math.max(0, Math.round(((completed ?? 0) / total) * 1000) / 10)) : null;
   return {
     status: typeof step.status === 'string' ? step.status : '',
     digest: typeof step.digest === 'string' ? step.digest : null,

@@ -1,5 +1,13 @@
 import { Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
 import { ProviderStatusService } from '../providers/provider-status.service';
@@ -31,7 +39,10 @@ export class ModelsController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Models of the active provider', description: '503 ProviderUnavailable when the active provider cannot list them.' })
+  @ApiOperation({
+    summary: 'Models of the active provider',
+    description: '503 ProviderUnavailable when the active provider cannot list them.',
+  })
   @ApiOkResponse({ type: ModelListDto, description: "The active provider's models" })
   @ApiErrors(503)
   async list(): Promise<ModelListDto> {
@@ -41,7 +52,8 @@ export class ModelsController {
   @Get('providers')
   @ApiOperation({
     summary: 'Every LLM provider and the active one',
-    description: 'All four, always, checked concurrently: no answer waits longer than one PROVIDER_TIMEOUT_MS for all of them.',
+    description:
+      'All four, always, checked concurrently: no answer waits longer than one PROVIDER_TIMEOUT_MS for all of them.',
   })
   @ApiOkResponse({ type: ProvidersOverviewDto, description: 'All four providers and the active one' })
   @ApiErrors()
@@ -53,7 +65,8 @@ export class ModelsController {
   @Get('health')
   @ApiOperation({
     summary: 'Health of the active provider',
-    description: 'Always 200; `healthy: false` with the reason when it is down (the probe that answers 503 is /health/ready).',
+    description:
+      'Always 200; `healthy: false` with the reason when it is down (the probe that answers 503 is /health/ready).',
   })
   @ApiOkResponse({ type: ModelsHealthDto, description: 'Health of the active provider (also when it is down)' })
   @ApiErrors()
@@ -70,7 +83,12 @@ export class ModelsController {
       'unnamed events with `{status, digest, total, completed, percent}` per step, then exactly one `event: done` ' +
       '(`{status: "success", model}`) or `event: error` (`{error, message}`). Closing the request closes the one to Ollama.',
   })
-  @ApiParam({ name: 'modelName', type: String, description: 'Ollama model name; may contain `/` and `:`', example: 'library/llama3.2:1b' })
+  @ApiParam({
+    name: 'modelName',
+    type: String,
+    description: 'Ollama model name; may contain `/` and `:`',
+    example: 'library/llama3.2:1b',
+  })
   @ApiExtraModels(PullProgressDto, PullErrorEventDto)
   @ApiOkResponse({
     description: 'Pulled (JSON), or the SSE stream of its progress',

@@ -21,7 +21,12 @@ export class OpenAiModelsController {
   @ApiOkResponse({
     type: OpenAiModelListDto,
     description: 'The models an OpenAI client can name',
-    headers: { 'X-Models-Source': { description: `Where the list came from: ${MODELS_SOURCES.join(', ')}`, schema: { type: 'string', enum: [...MODELS_SOURCES] } } },
+    headers: {
+      'X-Models-Source': {
+        description: `Where the list came from: ${MODELS_SOURCES.join(', ')}`,
+        schema: { type: 'string', enum: [...MODELS_SOURCES] },
+      },
+    },
   })
   @ApiOpenAiErrors()
   // passthrough: only to set the X-Models-Source header; Nest still writes the body.

@@ -6,7 +6,7 @@ import { magiConfig } from '../config/magi-config.provider';
 import { ProfilesService } from '../profiles/profiles.service';
 import { readLiteLlmModels } from '../providers/fingerprints';
 import { FleetService } from '../servers/fleet.service';
-import { failureReason, httpErrorReason, upstreamMessage } from '../providers/llm-provider';
+import { failureReason, httpErrorReason } from '../providers/llm-provider';
 import { ModelsSource, OpenAiModelListDto, toOpenAiModelList } from './dto/openai-models.dto';
 
 /** After LiteLLM failed, how long the fallback answers before LiteLLM is asked again (at most the TTL). */
@@ -48,7 +48,8 @@ export class OpenAiModelsService {
     if (!this.litellm.baseUrl) return { source: 'fleet', body: this.fleetList() };
     const now = this.clock.now();
     if (this.lastGood && now - this.lastGood.at < this.ttlMs) return { source: 'cache', body: this.lastGood.body };
-    if (this.failedAt !== null && now - this.failedAt < Math.min(this.ttlMs, RETRY_AFTER_FAILURE_MS)) return this.afterFailure();
+    if (this.failedAt !== null && now - this.failedAt < Math.min(this.ttlMs, RETRY_AFTER_FAILURE_MS))
+      return this.afterFailure();
     try {
       return { source: 'litellm', body: await this.fetchShared() };
     } catch {
@@ -58,10 +59,11 @@ export class OpenAiModelsService {
 
   private afterFailure(): { source: ModelsSource; body: OpenAiModelListDto } {
     if (this.lastGood) return { source: 'cache', body: this.lastGood.body };
-    const entries = [
-      ...this.fleet.readyServers().map((s) => s.modelId),
-      ...this.litellm.fallbackModels,
-    ].map((id) => ({ id, created: this.startedSec, ownedBy: 'magi' }));
+    const entries = [...this.fleet.readyServers().map((s) => s.modelId), ...this.litellm.fallbackModels].map((id) => ({
+      id,
+      created: this.startedSec,
+      ownedBy: 'magi',
+    }));
     return { source: 'fallback', body: toOpenAiModelList(entries) };
   }
 
@@ -87,7 +89,8 @@ export class OpenAiModelsService {
       const body = toOpenAiModelList(
         list.value.map((m) => ({ id: m.id, created: m.created ?? this.startedSec, ownedBy: m.ownedBy ?? 'litellm' })),
       );
-      if (this.failedAt !== null) this.logger.log({ url: this.http.redact(url), models: body.data.length }, 'LiteLLM answers /v1/models again');
+      if (this.failedAt !== null)
+        this.logger.log({ url: this.http.redact(url), models: body.data.length }, 'LiteLLM answers /v1/models again');
       this.lastGood = { body, at: this.clock.now() };
       this.failedAt = null;
       return body;

@@ -9,11 +9,11 @@ const minimal = { name: 'X', enabledModels: ['a'] };
 
 describe('shipped profiles', () => {
   it('ships development, fast-only and production', () => {
-    expect(readdirSync(SHIPPED).filter((f) => f.endsWith('.yaml')).sort()).toEqual([
-      'development.yaml',
-      'fast-only.yaml',
-      'production.yaml',
-    ]);
+    expect(
+      readdirSync(SHIPPED)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort(),
+    ).toEqual(['development.yaml', 'fast-only.yaml', 'production.yaml']);
   });
 
   it.each(['development', 'fast-only', 'production'])('%s.yaml is a valid, commented profile', (key) => {
@@ -48,18 +48,48 @@ describe('parseProfileYaml', () => {
     ['a custom tag', 'name: !!js/function "x"\nenabledModels: []', 'not valid YAML'],
     ['an unknown key', 'name: a\nenabledModels: []\nenabledModel: [x]', 'enabledModel'],
     ['a nested unknown key', 'name: a\nenabledModels: []\nserver: {ctxSize: 1, gpu_layers: 2}', 'server.gpu_layers'],
-    ['a bad tier', 'name: a\nenabledModels: []\ntierConfig: [{name: huge, maxScore: 1, expectedTimeSeconds: 1}]', 'tierConfig[0].name'],
-    ['a negative number', 'name: a\nenabledModels: []\ntierConfig: [{name: fast, maxScore: -1, expectedTimeSeconds: 1}]', 'maxScore'],
-    ['a zero stage1MaxTokens', 'name: a\nenabledModels: []\ntwoStage: {enabled: true, stage1Tier: fast, stage2Tier: powerful, stage1MaxTokens: 0}', 'stage1MaxTokens'],
-    ['a fractional stage1MaxTokens', 'name: a\nenabledModels: []\ntwoStage: {enabled: true, stage1Tier: fast, stage2Tier: powerful, stage1MaxTokens: 1.5}', 'stage1MaxTokens'],
-    ['a bad strategy', 'name: a\nenabledModels: []\nloadBalancing: {enabled: true, strategy: fastest, healthCheckInterval: 1}', 'strategy'],
+    [
+      'a bad tier',
+      'name: a\nenabledModels: []\ntierConfig: [{name: huge, maxScore: 1, expectedTimeSeconds: 1}]',
+      'tierConfig[0].name',
+    ],
+    [
+      'a negative number',
+      'name: a\nenabledModels: []\ntierConfig: [{name: fast, maxScore: -1, expectedTimeSeconds: 1}]',
+      'maxScore',
+    ],
+    [
+      'a zero stage1MaxTokens',
+      'name: a\nenabledModels: []\ntwoStage: {enabled: true, stage1Tier: fast, stage2Tier: powerful, stage1MaxTokens: 0}',
+      'stage1MaxTokens',
+    ],
+    [
+      'a fractional stage1MaxTokens',
+      'name: a\nenabledModels: []\ntwoStage: {enabled: true, stage1Tier: fast, stage2Tier: powerful, stage1MaxTokens: 1.5}',
+      'stage1MaxTokens',
+    ],
+    [
+      'a bad strategy',
+      'name: a\nenabledModels: []\nloadBalancing: {enabled: true, strategy: fastest, healthCheckInterval: 1}',
+      'strategy',
+    ],
     ['non-string extraArgs', 'name: a\nenabledModels: []\nserver: {extraArgs: [1]}', 'server.extraArgs'],
     ['a bad gpuLayers', 'name: a\nenabledModels: []\nserver: {gpuLayers: some}', 'server.gpuLayers'],
     ['a non-string alias', 'name: a\nenabledModels: []\naliases: {x: [1]}', 'aliases'],
     ['a missing name', 'enabledModels: []', 'name'],
     ['a missing enabledModels', 'name: a', 'enabledModels'],
     ['deep nesting', `name: a\nenabledModels: []\nx: ${'['.repeat(200)}${']'.repeat(200)}`, 'not valid YAML'],
-    ['an alias bomb', `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `b${i}: &b${i} [${Array(10).fill(i ? `*b${i - 1}` : '*a').join(', ')}]`).join('\n')}`, 'values'],
+    [
+      'an alias bomb',
+      `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from(
+        { length: 8 },
+        (_, i) =>
+          `b${i}: &b${i} [${Array(10)
+            .fill(i ? `*b${i - 1}` : '*a')
+            .join(', ')}]`,
+      ).join('\n')}`,
+      'values',
+    ],
   ])('refuses %s', (_what, text, reason) => {
     const parsed = parseProfileYaml(text);
     expect(parsed.ok).toBe(false);

@@ -10,8 +10,7 @@ import type { Profile } from './profile.types';
 export const MAX_PROFILE_FILE_BYTES = 1024 * 1024;
 
 export type ProfileParseResult =
-  | { ok: true; profile: Profile }
-  | { ok: false; reason: string; fields?: Record<string, string[]> };
+  { ok: true; profile: Profile } | { ok: false; reason: string; fields?: Record<string, string[]> };
 
 /** The validator options of the global pipe, so a file is held to exactly what a body is. */
 const VALIDATE_OPTIONS = {

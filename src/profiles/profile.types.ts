@@ -58,7 +58,10 @@ export interface ActiveProfileChange extends ActiveProfile {
 export type ActivationListener = (key: string, profile: Profile | null) => Promise<ActivationSummary>;
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 

@@ -13,7 +13,8 @@ import { ProfilesService } from './profiles.service';
 
 const NAME = {
   name: 'name',
-  description: 'Profile key: its file name without `.yaml`, matching ^[a-z0-9][a-z0-9_-]{0,63}$ (anything else is 400 InvalidProfileName)',
+  description:
+    'Profile key: its file name without `.yaml`, matching ^[a-z0-9][a-z0-9_-]{0,63}$ (anything else is 400 InvalidProfileName)',
   example: 'development',
 };
 
@@ -24,8 +25,14 @@ export class ProfilesController {
   constructor(private readonly profiles: ProfilesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Profile keys, sorted', description: 'Every `*.yaml` file of PROFILES_PATH whose name is a key, valid or not.' })
-  @ApiOkResponse({ description: 'Profile keys, sorted', schema: { type: 'array', items: { type: 'string' }, example: ['development', 'fast-only', 'production'] } })
+  @ApiOperation({
+    summary: 'Profile keys, sorted',
+    description: 'Every `*.yaml` file of PROFILES_PATH whose name is a key, valid or not.',
+  })
+  @ApiOkResponse({
+    description: 'Profile keys, sorted',
+    schema: { type: 'array', items: { type: 'string' }, example: ['development', 'fast-only', 'production'] },
+  })
   @ApiErrors()
   list(): Promise<string[]> {
     return this.profiles.list();
@@ -33,7 +40,10 @@ export class ProfilesController {
 
   // Declared before ':name' so that `active` is never read as a profile key.
   @Get('active')
-  @ApiOperation({ summary: 'The active profile', description: 'Its key and content; `profile` is null while its file is missing or invalid.' })
+  @ApiOperation({
+    summary: 'The active profile',
+    description: 'Its key and content; `profile` is null while its file is missing or invalid.',
+  })
   @ApiOkResponse({ type: ActiveProfileDto })
   @ApiErrors()
   active(): Promise<ActiveProfileDto> {
@@ -41,7 +51,10 @@ export class ProfilesController {
   }
 
   @Get(':name')
-  @ApiOperation({ summary: 'One profile', description: 'Read from its file on each request, so hand-edits show at once.' })
+  @ApiOperation({
+    summary: 'One profile',
+    description: 'Read from its file on each request, so hand-edits show at once.',
+  })
   @ApiParam(NAME)
   @ApiOkResponse({ type: ProfileDto })
   @ApiErrors(400, 404, 422)
@@ -53,7 +66,8 @@ export class ProfilesController {
   @HttpCode(201)
   @ApiOperation({
     summary: 'Create a profile',
-    description: "The key is derived from `name`: lowercased, each run of characters outside [a-z0-9_-] turned into one '-', '-' trimmed (`My Profile!` → `my-profile`).",
+    description:
+      "The key is derived from `name`: lowercased, each run of characters outside [a-z0-9_-] turned into one '-', '-' trimmed (`My Profile!` → `my-profile`).",
   })
   @ApiCreatedResponse({ type: ProfileWrittenDto })
   @ApiErrors(400, 409, 413)
@@ -62,7 +76,10 @@ export class ProfilesController {
   }
 
   @Put(':name')
-  @ApiOperation({ summary: 'Replace a profile', description: 'The key stays even when `name` (the display name) changes.' })
+  @ApiOperation({
+    summary: 'Replace a profile',
+    description: 'The key stays even when `name` (the display name) changes.',
+  })
   @ApiParam(NAME)
   @ApiOkResponse({ type: ProfileWrittenDto })
   @ApiErrors(400, 404, 413)
@@ -71,7 +88,10 @@ export class ProfilesController {
   }
 
   @Delete(':name')
-  @ApiOperation({ summary: 'Delete a profile', description: 'The active profile cannot be deleted (409 ProfileActive).' })
+  @ApiOperation({
+    summary: 'Delete a profile',
+    description: 'The active profile cannot be deleted (409 ProfileActive).',
+  })
   @ApiParam(NAME)
   @ApiOkResponse({ type: ProfileDeletedDto })
   @ApiErrors(400, 404, 409)

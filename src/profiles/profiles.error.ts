@@ -26,7 +26,9 @@ export class ProfileExistsError extends AppError {
 
 export class ProfileActiveError extends AppError {
   constructor(key: string) {
-    super('ProfileActive', 409, `Profile '${key}' is the active profile; activate another one first`, { profileName: key });
+    super('ProfileActive', 409, `Profile '${key}' is the active profile; activate another one first`, {
+      profileName: key,
+    });
   }
 }
 

@@ -30,7 +30,7 @@ async function makeSut(root: string, env: Record<string, string> = {}) {
   return { sut: moduleRef.get(ProfilesService), close: () => moduleRef.close() };
 }
 
-const body = (name: string, enabledModels: string[] = []): ProfileDto => ({ name, enabledModels }) as ProfileDto;
+const body = (name: string, enabledModels: string[] = []): ProfileDto => ({ name, enabledModels });
 
 describe('ProfilesService', () => {
   let root: string;
@@ -67,11 +67,15 @@ describe('ProfilesService', () => {
         sut.activeChanged$.subscribe((c) => events.push(`changed:${c.cause}:${c.key}`));
         sut.onActivate(async (key, profile): Promise<ActivationSummary> => {
           const state = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'));
-          events.push(`listener:${key}:${profile?.enabledModels.join(',')}:state=${state.activeProfile}:active=${sut.activeKey}`);
+          events.push(
+            `listener:${key}:${profile?.enabledModels.join(',')}:state=${state.activeProfile}:active=${sut.activeKey}`,
+          );
           return { started: ['a_1'], stopped: ['b_1'], kept: ['c_1'] };
         });
         const result = await sut.activate('prod');
-        expect(result).toEqual(expect.objectContaining({ activeProfile: 'prod', started: ['a_1'], stopped: ['b_1'], kept: ['c_1'] }));
+        expect(result).toEqual(
+          expect.objectContaining({ activeProfile: 'prod', started: ['a_1'], stopped: ['b_1'], kept: ['c_1'] }),
+        );
         expect(events).toEqual(['listener:prod:a_*:state=prod:active=prod', 'changed:activated:prod']);
         expect(sut.getActive()).toEqual({ key: 'prod', profile: { name: 'Prod', enabledModels: ['a_*'] } });
       } finally {
@@ -109,7 +113,10 @@ describe('ProfilesService', () => {
       try {
         await sut.create(body('Dev'));
         await sut.activate('dev');
-        expect(JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'))).toEqual({ somethingElse: 42, activeProfile: 'dev' });
+        expect(JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'))).toEqual({
+          somethingElse: 42,
+          activeProfile: 'dev',
+        });
       } finally {
         await close();
       }
@@ -125,7 +132,11 @@ describe('ProfilesService', () => {
         writeProfile('development', 'name: Dev\nenabledModels: [x]\n');
         const changed = firstValueFrom(sut.activeChanged$);
         expect(await sut.readActive()).toEqual({ key: 'development', profile: { name: 'Dev', enabledModels: ['x'] } });
-        expect(await changed).toEqual({ key: 'development', profile: { name: 'Dev', enabledModels: ['x'] }, cause: 'updated' });
+        expect(await changed).toEqual({
+          key: 'development',
+          profile: { name: 'Dev', enabledModels: ['x'] },
+          cause: 'updated',
+        });
         expect(sut.getActive().profile).toEqual({ name: 'Dev', enabledModels: ['x'] });
       } finally {
         await close();
@@ -178,7 +189,9 @@ describe('ProfilesService', () => {
         const two = firstValueFrom(sut.activeChanged$.pipe(take(1), toArray()));
         await sut.replace('other', body('Other', ['z']));
         await sut.replace('development', body('Development', ['b']));
-        expect((await two).map((c) => [c.cause, c.key, c.profile?.enabledModels])).toEqual([['updated', 'development', ['b']]]);
+        expect((await two).map((c) => [c.cause, c.key, c.profile?.enabledModels])).toEqual([
+          ['updated', 'development', ['b']],
+        ]);
       } finally {
         await close();
       }

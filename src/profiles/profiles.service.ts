@@ -21,7 +21,12 @@ import type {
   ActiveProfileChange,
   Profile,
 } from './profile.types';
-import { InvalidProfileFileError, InvalidProfileNameError, ProfileActiveError, ProfileExistsError } from './profiles.error';
+import {
+  InvalidProfileFileError,
+  InvalidProfileNameError,
+  ProfileActiveError,
+  ProfileExistsError,
+} from './profiles.error';
 import { ProfileRead, ProfilesStore } from './profiles.store';
 
 /** The profile active when neither ACTIVE_PROFILE nor the state file names one. */
@@ -61,7 +66,10 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     const { key, source } = await this.startupKey();
     this.active = { key, profile: null };
-    this.logger.log({ profile: key, source, profilesPath: this.store.root }, `Active profile at start-up: '${key}' (${source})`);
+    this.logger.log(
+      { profile: key, source, profilesPath: this.store.root },
+      `Active profile at start-up: '${key}' (${source})`,
+    );
     await this.refreshActive(false);
   }
 
@@ -75,11 +83,17 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
     if (this.envActive) return { key: this.envActive, source: 'ACTIVE_PROFILE' };
     const state = await this.store.readState().catch((e: Error) => ({ state: 'invalid' as const, reason: e.message }));
     if (state.state === 'invalid') {
-      this.logger.warn({ statePath: this.store.statePath, reason: state.reason }, 'State file is unreadable or corrupt: ignored');
+      this.logger.warn(
+        { statePath: this.store.statePath, reason: state.reason },
+        'State file is unreadable or corrupt: ignored',
+      );
     } else if (state.state === 'ok' && state.value.activeProfile !== undefined) {
       const key = state.value.activeProfile;
       if (typeof key === 'string' && profileKeyProblem(key) === null) return { key, source: 'state file' };
-      this.logger.warn({ statePath: this.store.statePath, activeProfile: key }, 'State file names no valid profile key: ignored');
+      this.logger.warn(
+        { statePath: this.store.statePath, activeProfile: key },
+        'State file names no valid profile key: ignored',
+      );
     }
     return { key: DEFAULT_ACTIVE_PROFILE, source: 'default' };
   }
@@ -99,7 +113,12 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
   getActive(): ActiveProfile {
     if (!this.backgroundRefresh && !this.closed) {
       this.backgroundRefresh = this.readActive()
-        .catch((e: Error) => this.logger.debug({ profile: this.active.key, err: e.message }, 'Background read of the active profile failed'))
+        .catch((e: Error) =>
+          this.logger.debug(
+            { profile: this.active.key, err: e.message },
+            'Background read of the active profile failed',
+          ),
+        )
         .finally(() => {
           this.backgroundRefresh = null;
         });
@@ -136,9 +155,15 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
     this.activeProblem = problem;
     const file = profileFileName(key);
     if (read.state === 'missing') {
-      this.logger.warn({ profile: key, file, profilesPath: this.store.root }, `Active profile '${key}' not found (${file}): the fleet runs no models`);
+      this.logger.warn(
+        { profile: key, file, profilesPath: this.store.root },
+        `Active profile '${key}' not found (${file}): the fleet runs no models`,
+      );
     } else if (read.state === 'invalid') {
-      this.logger.warn({ profile: key, file, reason: read.reason }, `Active profile '${key}' is invalid: the fleet runs no models`);
+      this.logger.warn(
+        { profile: key, file, reason: read.reason },
+        `Active profile '${key}' is invalid: the fleet runs no models`,
+      );
     } else {
       this.logger.log({ profile: key, file }, `Active profile '${key}' is readable again`);
     }
@@ -172,7 +197,9 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
     const key = deriveProfileKey(profile.name);
     const problem = profileKeyProblem(key);
     if (problem) {
-      throw new InvalidProfileNameError(profile.name, `the key derived from it ('${key}') ${problem}`, { derivedKey: key });
+      throw new InvalidProfileNameError(profile.name, `the key derived from it ('${key}') ${problem}`, {
+        derivedKey: key,
+      });
     }
     const path = profileFileName(key);
     await this.serialize(key, async () => {
@@ -254,21 +281,24 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
     try {
       return await this.store.read(key);
     } catch (e) {
-      if (e instanceof PathOutsideRootError) throw new InvalidProfileNameError(key, 'it would leave the profiles folder');
+      if (e instanceof PathOutsideRootError)
+        throw new InvalidProfileNameError(key, 'it would leave the profiles folder');
       throw e;
     }
   }
 
   private existingProfile(key: string, read: ProfileRead): Profile {
     if (read.state === 'missing') throw new ProfileNotFoundError(key);
-    if (read.state === 'invalid') throw new InvalidProfileFileError(key, profileFileName(key), read.reason, read.fields);
+    if (read.state === 'invalid')
+      throw new InvalidProfileFileError(key, profileFileName(key), read.reason, read.fields);
     return read.profile;
   }
 
   /** Bodies come validated by the global pipe; this re-check keeps every file we write valid whoever calls. */
   private validBody(body: ProfileDto): Profile {
     const result = validateProfile(body);
-    if (!result.ok) throw new ValidationFailedError(`Invalid profile: ${result.reason}`, { fields: result.fields ?? {} });
+    if (!result.ok)
+      throw new ValidationFailedError(`Invalid profile: ${result.reason}`, { fields: result.fields ?? {} });
     return result.profile;
   }
 

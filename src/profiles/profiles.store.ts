@@ -19,7 +19,8 @@ export interface ProfilesState {
   [key: string]: unknown;
 }
 
-export type StateRead = { state: 'ok'; value: ProfilesState } | { state: 'missing' } | { state: 'invalid'; reason: string };
+export type StateRead =
+  { state: 'ok'; value: ProfilesState } | { state: 'missing' } | { state: 'invalid'; reason: string };
 
 interface CacheEntry {
   mtimeMs: number;
@@ -127,7 +128,8 @@ export class ProfilesStore {
     }
     try {
       const value: unknown = JSON.parse(text);
-      if (!value || typeof value !== 'object' || Array.isArray(value)) return { state: 'invalid', reason: 'not a JSON object' };
+      if (!value || typeof value !== 'object' || Array.isArray(value))
+        return { state: 'invalid', reason: 'not a JSON object' };
       return { state: 'ok', value: value as ProfilesState };
     } catch (e) {
       return { state: 'invalid', reason: (e as Error).message };

@@ -26,13 +26,19 @@ function answer(name: string): { status: number; json: unknown; text: string; he
 }
 
 const html = { json: undefined, text: HTML_PAGE, headers: { 'content-type': 'text/html; charset=utf-8' } };
-const malformed = { json: undefined, text: MALFORMED_JSON, headers: { 'content-type': 'application/json; charset=utf-8' } };
+const malformed = {
+  json: undefined,
+  text: MALFORMED_JSON,
+  headers: { 'content-type': 'application/json; charset=utf-8' },
+};
 
 describe('describeBody', () => {
   it('tells an HTML page, malformed JSON, text and other JSON apart', () => {
     expect(describeBody(html)).toBe('an HTML page');
     expect(describeBody(malformed)).toBe('malformed JSON');
-    expect(describeBody({ json: undefined, text: 'Ollama is running', headers: { 'content-type': 'text/plain' } })).toBe('text that is not JSON');
+    expect(
+      describeBody({ json: undefined, text: 'Ollama is running', headers: { 'content-type': 'text/plain' } }),
+    ).toBe('text that is not JSON');
     expect(describeBody({ json: { a: 1 }, text: '{"a":1}', headers: {} })).toBe('JSON of another shape');
     expect(describeBody({ json: undefined, text: '', headers: {} })).toBe('an empty body');
   });
@@ -72,7 +78,10 @@ describe('readLmStudioModels / readLmStudioNative', () => {
   });
 
   it('says an empty list proves nothing, and reads the native list then', () => {
-    expect(readLmStudioModels({ json: { data: [], object: 'list' }, text: '', headers: {} })).toEqual({ ok: true, value: null });
+    expect(readLmStudioModels({ json: { data: [], object: 'list' }, text: '', headers: {} })).toEqual({
+      ok: true,
+      value: null,
+    });
     const native = readLmStudioNative(answer('lmstudio/api-v0-models'));
     expect(native.ok && native.value).toEqual([
       { id: 'qwen2.5-7b-instruct', state: 'loaded' },
@@ -82,13 +91,26 @@ describe('readLmStudioModels / readLmStudioNative', () => {
   });
 
   it('names the server that answered instead', () => {
-    expect(readLmStudioModels(answer('ollama/v1-models'))).toEqual({ ok: false, reason: "Ollama's model list, not LM Studio's" });
-    expect(readLmStudioModels(answer('llama-server/v1-models'))).toEqual({ ok: false, reason: "llama.cpp's model list, not LM Studio's" });
-    expect(readLmStudioModels(answer('openai/v1-models'))).toEqual({ ok: false, reason: "another server's model list, not LM Studio's" });
+    expect(readLmStudioModels(answer('ollama/v1-models'))).toEqual({
+      ok: false,
+      reason: "Ollama's model list, not LM Studio's",
+    });
+    expect(readLmStudioModels(answer('llama-server/v1-models'))).toEqual({
+      ok: false,
+      reason: "llama.cpp's model list, not LM Studio's",
+    });
+    expect(readLmStudioModels(answer('openai/v1-models'))).toEqual({
+      ok: false,
+      reason: "another server's model list, not LM Studio's",
+    });
   });
 
   it("passes on LM Studio's own error for a wrong route", () => {
-    const r = readLmStudioModels({ json: { error: 'Unexpected endpoint or method. (GET /models)' }, text: '', headers: {} });
+    const r = readLmStudioModels({
+      json: { error: 'Unexpected endpoint or method. (GET /models)' },
+      text: '',
+      headers: {},
+    });
     expect(r).toEqual({ ok: false, reason: 'LM Studio said: Unexpected endpoint or method. (GET /models)' });
   });
 });
@@ -104,14 +126,23 @@ describe('readLlamaHealth / readLlamaModels', () => {
   it('refuses a 404, an HTML page and a 200 of another shape', () => {
     const nope = answer('llama-server/unknown-route');
     expect(readLlamaHealth(nope.status, nope).ok).toBe(false);
-    expect(readLlamaHealth(200, html)).toEqual({ ok: false, reason: "HTTP 200 with an HTML page, not llama.cpp's health answer" });
+    expect(readLlamaHealth(200, html)).toEqual({
+      ok: false,
+      reason: "HTTP 200 with an HTML page, not llama.cpp's health answer",
+    });
     expect(readLlamaHealth(200, answer('ollama/tags')).ok).toBe(false);
   });
 
   it("reads llama-server's models with their sizes and refuses others", () => {
     const r = readLlamaModels(answer('llama-server/v1-models'));
-    expect(r).toEqual({ ok: true, value: [{ id: 'tinyllama_a', ownedBy: 'llamacpp', created: 1795390905, size: 16680192 }] });
-    expect(readLlamaModels(answer('lmstudio/v1-models'))).toEqual({ ok: false, reason: "LM Studio's model list, not llama.cpp's" });
+    expect(r).toEqual({
+      ok: true,
+      value: [{ id: 'tinyllama_a', ownedBy: 'llamacpp', created: 1795390905, size: 16680192 }],
+    });
+    expect(readLlamaModels(answer('lmstudio/v1-models'))).toEqual({
+      ok: false,
+      reason: "LM Studio's model list, not llama.cpp's",
+    });
     expect(readLlamaModels({ json: { object: 'list', data: [] }, text: '', headers: {} }).ok).toBe(false);
   });
 });

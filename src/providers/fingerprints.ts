@@ -56,7 +56,11 @@ export function readOllamaTags(res: Answer): Verdict<OllamaTag[]> {
     if (!isObj(m) || typeof m.name !== 'string' || typeof m.size !== 'number' || typeof m.digest !== 'string') {
       return no("a model list whose entries are not Ollama's");
     }
-    out.push({ name: m.name, size: m.size, modifiedAt: typeof m.modified_at === 'string' && m.modified_at ? m.modified_at : null });
+    out.push({
+      name: m.name,
+      size: m.size,
+      modifiedAt: typeof m.modified_at === 'string' && m.modified_at ? m.modified_at : null,
+    });
   }
   return ok(out);
 }
@@ -80,8 +84,10 @@ function openAiList(res: Answer, who: string): Verdict<Obj[]> {
   const j = res.json;
   if (!isObj(j)) return no(`${describeBody(res)}, not ${who}'s model list`);
   if (typeof j.error === 'string') return no(`${who} said: ${j.error}`);
-  if (!Array.isArray(j.data) || (j.object !== undefined && j.object !== 'list')) return no(`${describeBody(res)}, not ${who}'s model list`);
-  if (!j.data.every((m) => isObj(m) && typeof m.id === 'string')) return no(`a model list whose entries are not ${who}'s`);
+  if (!Array.isArray(j.data) || (j.object !== undefined && j.object !== 'list'))
+    return no(`${describeBody(res)}, not ${who}'s model list`);
+  if (!j.data.every((m) => isObj(m) && typeof m.id === 'string'))
+    return no(`a model list whose entries are not ${who}'s`);
   return ok(j.data as Obj[]);
 }
 
@@ -146,8 +152,12 @@ export function readOpenAiModels(res: Answer): Verdict<ListedModel[]> {
 }
 
 /** LiteLLM's `GET /v1/models` (the models behind `/v1/models`): an OpenAI list, entries kept as LiteLLM sent them. */
-export function readLiteLlmModels(res: Answer): Verdict<Array<{ id: string; created: number | null; ownedBy: string | null }>> {
+export function readLiteLlmModels(
+  res: Answer,
+): Verdict<Array<{ id: string; created: number | null; ownedBy: string | null }>> {
   const list = openAiList(res, 'LiteLLM');
   if (!list.ok) return list;
-  return ok(list.value.map((m) => ({ id: m.id as string, created: toListed(m).created, ownedBy: toListed(m).ownedBy })));
+  return ok(
+    list.value.map((m) => ({ id: m.id as string, created: toListed(m).created, ownedBy: toListed(m).ownedBy })),
+  );
 }

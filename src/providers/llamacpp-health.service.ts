@@ -52,8 +52,16 @@ export class LlamaCppHealthService implements LlmProvider {
       models: ext.state === 'ready' ? ext.models.map((m) => m.id) : [],
       fleetServers: fleet.ready,
     };
-    if (ext.state === 'ready') return connected(this.id, this.baseUrl, ext.models[0]?.id ?? fleet.ready[0]?.modelId ?? null, ext.latencyMs, metadata);
-    if (fleet.ready.length > 0) return connected(this.id, this.baseUrl, fleet.ready[0].modelId, ext.latencyMs, metadata);
+    if (ext.state === 'ready')
+      return connected(
+        this.id,
+        this.baseUrl,
+        ext.models[0]?.id ?? fleet.ready[0]?.modelId ?? null,
+        ext.latencyMs,
+        metadata,
+      );
+    if (fleet.ready.length > 0)
+      return connected(this.id, this.baseUrl, fleet.ready[0].modelId, ext.latencyMs, metadata);
     const starting = fleet.starting ? `; MAGI's fleet has no ready server yet (${fleet.starting} starting)` : '';
     return notConnected(this.id, this.baseUrl, `${ext.error}${starting}`, ext.latencyMs, metadata);
   }
@@ -63,18 +71,22 @@ export class LlamaCppHealthService implements LlmProvider {
     const ext = await this.readExternal(signal);
     const fleet = this.fleetServers();
     if (ext.state !== 'ready' && fleet.ready.length === 0) throw new ProviderUnavailableError(this.id, ext.error);
-    const models: ProviderModel[] = ext.state === 'ready'
-      ? ext.models.map((m) => ({ id: m.id, name: m.id, provider: this.id, size: m.size, modifiedAt: null }))
-      : [];
+    const models: ProviderModel[] =
+      ext.state === 'ready'
+        ? ext.models.map((m) => ({ id: m.id, name: m.id, provider: this.id, size: m.size, modifiedAt: null }))
+        : [];
     for (const s of fleet.ready) {
-      if (!models.some((m) => m.id === s.modelId)) models.push({ id: s.modelId, name: s.modelId, provider: this.id, size: null, modifiedAt: null });
+      if (!models.some((m) => m.id === s.modelId))
+        models.push({ id: s.modelId, name: s.modelId, provider: this.id, size: null, modifiedAt: null });
     }
     return models;
   }
 
   /** The fleet's ready servers (with their URLs) and how many are still starting. */
   private fleetServers(): { ready: Array<{ modelId: string; url: string }>; starting: number } {
-    const ready = this.fleet.readyServers().map((s) => ({ modelId: s.modelId, url: `http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}` }));
+    const ready = this.fleet
+      .readyServers()
+      .map((s) => ({ modelId: s.modelId, url: `http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}` }));
     const starting = this.fleet.list().filter((s) => s.state === 'starting' || s.state === 'restarting').length;
     return { ready, starting };
   }
@@ -86,7 +98,12 @@ export class LlamaCppHealthService implements LlmProvider {
       // Both at once: one round trip of waiting; /v1/models is 503 too while loading.
       const [health, models] = await Promise.all([get('/health'), get('/v1/models')]);
       const h = readLlamaHealth(health.status, health);
-      if (!h.ok) return { state: 'down', error: `unexpected answer from GET ${this.baseUrl}/health: ${h.reason}`, latencyMs: since(t0) };
+      if (!h.ok)
+        return {
+          state: 'down',
+          error: `unexpected answer from GET ${this.baseUrl}/health: ${h.reason}`,
+          latencyMs: since(t0),
+        };
       if (h.value.state === 'loading') {
         return { state: 'loading', error: 'llama.cpp is loading the model (503 Loading model)', latencyMs: since(t0) };
       }
@@ -96,7 +113,8 @@ export class LlamaCppHealthService implements LlmProvider {
       const what = `GET ${this.baseUrl}/v1/models`;
       if (models.status !== 200) return { state: 'down', error: httpErrorReason(models, what), latencyMs: since(t0) };
       const list = readLlamaModels(models);
-      if (!list.ok) return { state: 'down', error: `unexpected answer from ${what}: ${list.reason}`, latencyMs: since(t0) };
+      if (!list.ok)
+        return { state: 'down', error: `unexpected answer from ${what}: ${list.reason}`, latencyMs: since(t0) };
       return { state: 'ready', models: list.value, latencyMs: since(t0) };
     } catch (e) {
       return { state: 'down', error: failureReason(e), latencyMs: since(t0) };

@@ -82,9 +82,10 @@ export function httpErrorReason(res: HttpResponse, what: string): string {
 export function upstreamMessage(res: Pick<HttpResponse, 'json' | 'text'>): string {
   const j = res.json as Record<string, unknown> | undefined;
   if (j && typeof j === 'object') {
-    const e = j.error as unknown;
+    const e = j.error;
     if (typeof e === 'string') return e;
-    if (e && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+    if (e && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string')
+      return (e as { message: string }).message;
     if (typeof j.detail === 'string') return j.detail;
     if (typeof j.message === 'string') return j.message;
   }

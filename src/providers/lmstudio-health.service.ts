@@ -68,7 +68,9 @@ export class LmStudioHealthService implements LlmProvider {
     const native = await this.http.request({ url: nativeUrl, signal });
     const nativeList = native.status === 200 ? readLmStudioNative(native) : null;
     if (!nativeList?.ok) {
-      throw new Error(`unexpected answer from ${what}: an empty model list, and ${this.http.redact(nativeUrl)} is not LM Studio's`);
+      throw new Error(
+        `unexpected answer from ${what}: an empty model list, and ${this.http.redact(nativeUrl)} is not LM Studio's`,
+      );
     }
     return [];
   }

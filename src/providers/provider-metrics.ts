@@ -10,7 +10,11 @@ import { ProviderStatusService } from './provider-status.service';
 @Injectable()
 export class ProviderMetrics {
   constructor(metrics: MetricsService, status: ProviderStatusService) {
-    const up: Gauge<'provider'> = metrics.gauge({ name: 'magi_provider_up', help: '1 when the provider is connected', labelNames: ['provider'] });
+    const up: Gauge<'provider'> = metrics.gauge({
+      name: 'magi_provider_up',
+      help: '1 when the provider is connected',
+      labelNames: ['provider'],
+    });
     const latency: Gauge<'provider'> = metrics.gauge({
       name: 'magi_provider_check_latency_seconds',
       help: 'Duration of the last health check of each provider',

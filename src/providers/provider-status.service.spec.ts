@@ -27,7 +27,9 @@ class FakeProvider implements LlmProvider {
     if (this.behaviour === 'throws') throw new Error('boom');
     if (this.behaviour === 'ignores-signal') await new Promise((r) => setTimeout(r, 5000).unref());
     else if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    return this.behaviour === 'down' ? notConnected(this.id, this.baseUrl, 'down', 1) : connected(this.id, this.baseUrl, `${this.id}-model`, 1);
+    return this.behaviour === 'down'
+      ? notConnected(this.id, this.baseUrl, 'down', 1)
+      : connected(this.id, this.baseUrl, `${this.id}-model`, 1);
   }
 
   async listModels(): Promise<ProviderModel[]> {
@@ -35,7 +37,11 @@ class FakeProvider implements LlmProvider {
   }
 }
 
-function make(choice: string, fakes: FakeProvider[], opts: { timeoutMs?: number; cacheMs?: number; openAiKey?: string | null } = {}) {
+function make(
+  choice: string,
+  fakes: FakeProvider[],
+  opts: { timeoutMs?: number; cacheMs?: number; openAiKey?: string | null } = {},
+) {
   const config = {
     providers: {
       llmProvider: choice,
@@ -52,22 +58,45 @@ beforeAll(() => Logger.overrideLogger(false));
 describe('ProviderStatusService.status', () => {
   it('settles at the timeout even when a provider ignores its signal, and aborts that signal', async () => {
     const slow = new FakeProvider('ollama', 'ignores-signal');
-    const sut = make('ollama', [new FakeProvider('openai', 'up'), new FakeProvider('lmstudio', 'up'), slow, new FakeProvider('llamacpp', 'up')]);
+    const sut = make('ollama', [
+      new FakeProvider('openai', 'up'),
+      new FakeProvider('lmstudio', 'up'),
+      slow,
+      new FakeProvider('llamacpp', 'up'),
+    ]);
     const started = Date.now();
     const h = await sut.status('ollama');
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(h).toMatchObject({ name: 'ollama', connected: false, error: 'health check timed out after 200 ms', latencyMs: 200 });
+    expect(h).toMatchObject({
+      name: 'ollama',
+      connected: false,
+      error: 'health check timed out after 200 ms',
+      latencyMs: 200,
+    });
     expect(slow.signals[0].aborted).toBe(true);
   });
 
   it('turns a check that throws into not connected with its message', async () => {
-    const sut = make('auto', [new FakeProvider('openai', 'up'), new FakeProvider('lmstudio', 'throws'), new FakeProvider('ollama', 'up'), new FakeProvider('llamacpp', 'up')]);
-    expect(await sut.status('lmstudio')).toMatchObject({ connected: false, error: 'boom', baseUrl: 'http://lmstudio.test' });
+    const sut = make('auto', [
+      new FakeProvider('openai', 'up'),
+      new FakeProvider('lmstudio', 'throws'),
+      new FakeProvider('ollama', 'up'),
+      new FakeProvider('llamacpp', 'up'),
+    ]);
+    expect(await sut.status('lmstudio')).toMatchObject({
+      connected: false,
+      error: 'boom',
+      baseUrl: 'http://lmstudio.test',
+    });
   });
 
   it('shares one in-flight check among concurrent callers and caches for cacheMs', async () => {
     const o = new FakeProvider('ollama', 'up', 50);
-    const sut = make('ollama', [new FakeProvider('openai', 'up'), new FakeProvider('lmstudio', 'up'), o, new FakeProvider('llamacpp', 'up')], { cacheMs: 300 });
+    const sut = make(
+      'ollama',
+      [new FakeProvider('openai', 'up'), new FakeProvider('lmstudio', 'up'), o, new FakeProvider('llamacpp', 'up')],
+      { cacheMs: 300 },
+    );
     await Promise.all(Array.from({ length: 10 }, () => sut.status('ollama')));
     expect(o.calls).toBe(1);
     await sut.status('ollama');

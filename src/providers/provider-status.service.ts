@@ -47,7 +47,8 @@ export class ProviderStatusService {
     private readonly clock: Clock,
   ) {
     this.byName = new Map(providers.map((p) => [p.id, p]));
-    for (const name of LLM_PROVIDER_NAMES) if (!this.byName.has(name)) throw new Error(`No LlmProvider registered for ${name}`);
+    for (const name of LLM_PROVIDER_NAMES)
+      if (!this.byName.has(name)) throw new Error(`No LlmProvider registered for ${name}`);
     this.choice = config.providers.llmProvider;
     this.timeoutMs = config.providers.timeoutMs;
     this.cacheMs = config.providers.cacheMs;

@@ -27,7 +27,10 @@ export class RegistryController {
   constructor(private readonly registry: RegistryService) {}
 
   @Get('registry')
-  @ApiOperation({ summary: 'The whole registry', description: 'Every discovered model keyed by id, scan settings and scan errors.' })
+  @ApiOperation({
+    summary: 'The whole registry',
+    description: 'Every discovered model keyed by id, scan settings and scan errors.',
+  })
   @ApiOkResponse({ type: RegistryResponseDto })
   @ApiErrors()
   @Header('Content-Type', 'application/json; charset=utf-8')
@@ -57,7 +60,10 @@ export class RegistryController {
 
   @Post('rescan')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Rescan the model folder', description: 'Reads headers of new or changed files only; keeps every override of models still present.' })
+  @ApiOperation({
+    summary: 'Rescan the model folder',
+    description: 'Reads headers of new or changed files only; keeps every override of models still present.',
+  })
   @ApiOkResponse({ type: RescanResponseDto })
   @ApiErrors()
   async rescan(): Promise<RescanResponseDto> {
@@ -71,10 +77,14 @@ export class RegistryController {
   @ApiErrors(400, 404)
   async setTier(@Param('modelId') modelId: string, @Body() body: SetTierDto): Promise<SetTierResponseDto> {
     if (body.tier === undefined) {
-      throw new ValidationFailedError('Invalid request: tier', { fields: { tier: [`tier is required: one of ${TIERS.join(', ')} or null`] } });
+      throw new ValidationFailedError('Invalid request: tier', {
+        fields: { tier: [`tier is required: one of ${TIERS.join(', ')} or null`] },
+      });
     }
     const r = await this.registry.setTier(modelId, body.tier);
-    const message = r.override ? `Tier of ${modelId} set to ${r.tier}` : `Tier override of ${modelId} cleared (now ${r.tier})`;
+    const message = r.override
+      ? `Tier of ${modelId} set to ${r.tier}`
+      : `Tier override of ${modelId} cleared (now ${r.tier})`;
     return { message, modelId, ...r };
   }
 
@@ -85,12 +95,17 @@ export class RegistryController {
   @ApiErrors(400, 404)
   async setThinking(@Param('modelId') modelId: string, @Body() body: SetThinkingDto): Promise<SetThinkingResponseDto> {
     const r = await this.registry.setThinking(modelId, body.thinking);
-    const message = r.override ? `Thinking flag of ${modelId} set to ${r.thinking}` : `Thinking override of ${modelId} cleared (now ${r.thinking})`;
+    const message = r.override
+      ? `Thinking flag of ${modelId} set to ${r.thinking}`
+      : `Thinking override of ${modelId} cleared (now ${r.thinking})`;
     return { message, modelId, ...r };
   }
 
   @Put(':modelId/enabled')
-  @ApiOperation({ summary: 'Enable or disable a model', description: 'The fleet applies it live when it can (restartRequired false).' })
+  @ApiOperation({
+    summary: 'Enable or disable a model',
+    description: 'The fleet applies it live when it can (restartRequired false).',
+  })
   @ApiParam(MODEL_ID)
   @ApiOkResponse({ type: SetEnabledResponseDto })
   @ApiErrors(400, 404)

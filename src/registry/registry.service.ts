@@ -108,7 +108,9 @@ export class RegistryService implements OnModuleInit {
   }
 
   find(modelId: string): DiscoveredModel | undefined {
-    const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId) ? this.snapshot.models[modelId] : undefined;
+    const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId)
+      ? this.snapshot.models[modelId]
+      : undefined;
     return e && this.derive(e);
   }
 
@@ -186,7 +188,11 @@ export class RegistryService implements OnModuleInit {
       scanErrors: plan.errors,
     };
     // Nothing on disk changed: the file already holds this state (all but lastScan), so skip the write.
-    const unchanged = headersRead === 0 && !added.length && !removed.length && Object.keys(files).length === Object.keys(previousFiles).length;
+    const unchanged =
+      headersRead === 0 &&
+      !added.length &&
+      !removed.length &&
+      Object.keys(files).length === Object.keys(previousFiles).length;
     if (!unchanged || this.store.needsWrite) await this.persist();
     this.logger.log(
       {
@@ -203,16 +209,30 @@ export class RegistryService implements OnModuleInit {
     );
     this.scanSeconds.observe((Date.now() - started) / 1000);
     this.changed();
-    return { modelsFound: Object.keys(models).length, modelsAdded: added, modelsRemoved: removed, timestamp: this.snapshot.lastScan!, headersRead };
+    return {
+      modelsFound: Object.keys(models).length,
+      modelsAdded: added,
+      modelsRemoved: removed,
+      timestamp: this.snapshot.lastScan!,
+      headersRead,
+    };
   }
 
   private uniqueId(base: string, taken: Record<string, unknown>): string {
-    const clean = base.replace(/[^a-z0-9_]/g, '_').replace(/_+/g, '_').replace(/^_|_$/g, '') || 'model';
+    const clean =
+      base
+        .replace(/[^a-z0-9_]/g, '_')
+        .replace(/_+/g, '_')
+        .replace(/^_|_$/g, '') || 'model';
     if (!(clean in taken)) return clean;
     for (let i = 2; ; i++) if (!(`${clean}_${i}` in taken)) return `${clean}_${i}`;
   }
 
-  private toEntry(m: ReturnType<typeof planScan>['models'][number], modelId: string, old?: RegistryEntry): RegistryEntry {
+  private toEntry(
+    m: ReturnType<typeof planScan>['models'][number],
+    modelId: string,
+    old?: RegistryEntry,
+  ): RegistryEntry {
     const i = m.info;
     return {
       modelId,
@@ -273,7 +293,9 @@ export class RegistryService implements OnModuleInit {
   }
 
   private entry(modelId: string): RegistryEntry {
-    const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId) ? this.snapshot.models[modelId] : undefined;
+    const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId)
+      ? this.snapshot.models[modelId]
+      : undefined;
     if (!e) throw new ModelNotFoundError(modelId);
     return e;
   }
@@ -290,7 +312,10 @@ export class RegistryService implements OnModuleInit {
   }
 
   /** Sets (or with null clears) the thinking override; reports whether the effective tier moved. */
-  async setThinking(modelId: string, thinking: boolean | null): Promise<{ thinking: boolean; override: boolean; tierChanged: boolean }> {
+  async setThinking(
+    modelId: string,
+    thinking: boolean | null,
+  ): Promise<{ thinking: boolean; override: boolean; tierChanged: boolean }> {
     const e = this.entry(modelId);
     const tierBefore = this.derive(e).effectiveTier;
     e.thinkingOverride = thinking;
@@ -298,12 +323,17 @@ export class RegistryService implements OnModuleInit {
     await this.persist();
     this.logger.log({ modelId, thinkingOverride: thinking }, 'Thinking override changed');
     this.changed();
-    return { thinking: thinking ?? e.isThinkingModel, override: thinking !== null, tierChanged: after.effectiveTier !== tierBefore };
+    return {
+      thinking: thinking ?? e.isThinkingModel,
+      override: thinking !== null,
+      tierChanged: after.effectiveTier !== tierBefore,
+    };
   }
 
   /** Enables or disables a model; the fleet applies it live when it can. */
   async setEnabled(modelId: string, enabled: boolean): Promise<{ enabled: boolean; restartRequired: boolean }> {
-    if (typeof enabled !== 'boolean') throw new ValidationFailedError('enabled must be a boolean', { fields: { enabled: ['must be a boolean'] } });
+    if (typeof enabled !== 'boolean')
+      throw new ValidationFailedError('enabled must be a boolean', { fields: { enabled: ['must be a boolean'] } });
     const e = this.entry(modelId);
     e.enabled = enabled;
     await this.persist();

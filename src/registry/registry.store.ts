@@ -9,7 +9,15 @@ const EMPTY: RegistrySnapshot = { version: 1, lastScan: null, models: {}, files:
 
 function isSnapshot(v: unknown): v is RegistrySnapshot {
   const s = v as RegistrySnapshot;
-  return !!s && typeof s === 'object' && s.version === 1 && typeof s.models === 'object' && !!s.models && typeof s.files === 'object' && !!s.files;
+  return (
+    !!s &&
+    typeof s === 'object' &&
+    s.version === 1 &&
+    typeof s.models === 'object' &&
+    !!s.models &&
+    typeof s.files === 'object' &&
+    !!s.files
+  );
 }
 
 /**

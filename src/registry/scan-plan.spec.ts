@@ -42,7 +42,9 @@ describe('planScan', () => {
   it('lists no model and reports a scan error when a shard is missing', () => {
     const sut = planScan([file('/m/Big-00001-of-00003.gguf'), file('/m/Big-00003-of-00003.gguf')]);
     expect(sut.models).toEqual([]);
-    expect(sut.errors).toEqual([{ path: '/m/Big-00001-of-00003.gguf', error: 'split model is missing shard(s) 2 of 3' }]);
+    expect(sut.errors).toEqual([
+      { path: '/m/Big-00001-of-00003.gguf', error: 'split model is missing shard(s) 2 of 3' },
+    ]);
   });
 
   it('attaches a projector to the model of its folder whose name matches best, never across folders', () => {
@@ -53,11 +55,17 @@ describe('planScan', () => {
       file('/b/mmproj-other-f16.gguf', { isProjector: true, architecture: 'clip', name: 'Other' }),
     ]);
     const byPath = Object.fromEntries(sut.models.map((m) => [m.filePath, m.mmprojPath]));
-    expect(byPath).toEqual({ '/a/Llama-3.1-8B-Q4_K_M.gguf': null, '/a/gemma-3-12b-it-Q4_K_M.gguf': '/a/mmproj-gemma-3-12b-it-f16.gguf' });
+    expect(byPath).toEqual({
+      '/a/Llama-3.1-8B-Q4_K_M.gguf': null,
+      '/a/gemma-3-12b-it-Q4_K_M.gguf': '/a/mmproj-gemma-3-12b-it-f16.gguf',
+    });
   });
 
   it('attaches a projector to the only model of its folder even when names differ', () => {
-    const sut = planScan([file('/a/model.gguf', { name: 'X' }), file('/a/mmproj-vision-f16.gguf', { isProjector: true, name: 'Y' })]);
+    const sut = planScan([
+      file('/a/model.gguf', { name: 'X' }),
+      file('/a/mmproj-vision-f16.gguf', { isProjector: true, name: 'Y' }),
+    ]);
     expect(sut.models[0].mmprojPath).toBe('/a/mmproj-vision-f16.gguf');
   });
 

@@ -34,7 +34,12 @@ function stem(name: string): string {
 }
 
 function tokens(s: string): Set<string> {
-  return new Set(s.toLowerCase().split(/[^a-z0-9.]+/).filter(Boolean));
+  return new Set(
+    s
+      .toLowerCase()
+      .split(/[^a-z0-9.]+/)
+      .filter(Boolean),
+  );
 }
 
 /** How well a projector file matches a model: same general.name first, then shared name tokens. */
@@ -71,7 +76,15 @@ export function planScan(files: ParsedFile[]): ScanPlan {
       continue;
     }
     if (f.info.isProjector) projectors.push(f);
-    else models.push({ filePath: f.path, info: f.info, parameterCount: f.info.parameterCount, fileSizeBytes: f.size, splitFiles: null, mmprojPath: null });
+    else
+      models.push({
+        filePath: f.path,
+        info: f.info,
+        parameterCount: f.info.parameterCount,
+        fileSizeBytes: f.size,
+        splitFiles: null,
+        mmprojPath: null,
+      });
   }
 
   for (const [key, group] of splits) {

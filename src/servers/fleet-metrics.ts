@@ -24,7 +24,7 @@ export class FleetMetrics {
     });
     const up: Gauge<'model_id'> = metrics.gauge({
       name: 'magi_fleet_server_ready',
-      help: '1 when the model\'s server is ready, else 0',
+      help: "1 when the model's server is ready, else 0",
       labelNames: ['model_id'],
       collect: () => {
         up.reset();

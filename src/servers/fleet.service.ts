@@ -121,7 +121,10 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     for (const s of this.subscriptions) s.unsubscribe();
     this.help.abortAll();
     const running = [...this.supervisors.values()].filter((s) => s.state !== 'stopped');
-    this.logger.log({ signal: signal ?? null, servers: running.map((s) => ({ modelId: s.modelId, port: s.port, pid: s.pid })) }, 'Stopping the fleet');
+    this.logger.log(
+      { signal: signal ?? null, servers: running.map((s) => ({ modelId: s.modelId, port: s.port, pid: s.pid })) },
+      'Stopping the fleet',
+    );
     const started = Date.now();
     await Promise.all(running.map((s) => s.stop()));
     await Promise.allSettled([this.running, this.queued]);
@@ -175,11 +178,20 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     const models = this.registry.list();
     const patterns = profile?.enabledModels ?? [];
     const enabled = models.filter((m) => m.enabled);
-    const desiredIds = resolveEnabledModels(patterns, enabled.map((m) => m.modelId));
+    const desiredIds = resolveEnabledModels(
+      patterns,
+      enabled.map((m) => m.modelId),
+    );
     const byId = new Map(models.map((m) => [m.modelId, m]));
-    const missing = missingModels(patterns, models.map((m) => m.modelId));
+    const missing = missingModels(
+      patterns,
+      models.map((m) => m.modelId),
+    );
     if (missing.join(',') !== this.missing.join(',') && missing.length) {
-      this.logger.warn({ profile: key, missingModels: missing }, 'The active profile names models the registry does not know');
+      this.logger.warn(
+        { profile: key, missingModels: missing },
+        'The active profile names models the registry does not know',
+      );
     }
     this.missing = missing;
     this.settings = profile?.server ?? null;
@@ -238,7 +250,10 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
   private async applyEnabledChange(modelId: string, enabled: boolean): Promise<boolean> {
     if (this.shuttingDown) return false;
     const summary = await this.reconcile();
-    this.logger.log({ modelId, enabled, started: summary.started, stopped: summary.stopped }, 'Enabled change applied to the fleet');
+    this.logger.log(
+      { modelId, enabled, started: summary.started, stopped: summary.stopped },
+      'Enabled change applied to the fleet',
+    );
     return true;
   }
 
@@ -287,43 +302,6 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     return this.viewOf(sup);
   }
 
-  /**
-   * Resolves with a ready server of one of `modelIds` as soon as there is one; null after
-   * `timeoutMs`, on `signal`, or at once when none of them is wanted and on its way
-   * (starting or restarting), so a caller never waits for a server that cannot come.
-   */
-  waitForReady(modelIds: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<ReadyServer | null> {
-    const wantedIds = new Set(modelIds);
-    const pick = (): ReadyServer | null => this.readyServers().find((s) => wantedIds.has(s.modelId)) ?? null;
-    const coming = (): boolean =>
-      [...wantedIds].some((id) => {
-        const state = this.supervisors.get(id)?.state;
-        return this.wanted.has(id) && (state === 'starting' || state === 'restarting');
-      });
-    const now = pick();
-    if (now || !coming() || signal?.aborted || this.shuttingDown) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      let sub: Subscription | undefined;
-      const done = (r: ReadyServer | null): void => {
-        clearTimeout(timer);
-        sub?.unsubscribe();
-        signal?.removeEventListener('abort', onAbort);
-        resolve(r);
-      };
-      const onAbort = (): void => done(null);
-      const timer = setTimeout(onAbort, Math.max(0, timeoutMs));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      sub = this.changes.subscribe({
-        next: () => {
-          const r = pick();
-          if (r) done(r);
-          else if (!coming()) done(null);
-        },
-        complete: onAbort,
-      });
-    });
-  }
-
   /** The last `lines` lines of a server's output; ServerNotFound for a model never run. */
   logs(modelId: string, lines: number): { modelId: string; lines: string[] } {
     const sup = this.supervisors.get(modelId);
@@ -338,15 +316,31 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     for (const id of [...this.wanted].sort()) {
       const sup = this.supervisors.get(id);
       if (sup?.state === 'ready') ready++;
-      else notReady.push({ modelId: id, state: sup?.state ?? 'stopped', reason: sup?.state === 'failed' ? (sup.view().lastError ?? sup.reason) : (sup?.reason ?? 'not started') });
+      else
+        notReady.push({
+          modelId: id,
+          state: sup?.state ?? 'stopped',
+          reason: sup?.state === 'failed' ? (sup.view().lastError ?? sup.reason) : (sup?.reason ?? 'not started'),
+        });
     }
-    return { readyServers: ready, totalServers: this.wanted.size, notReady, missingModels: [...this.missing], shuttingDown: this.shuttingDown };
+    return {
+      readyServers: ready,
+      totalServers: this.wanted.size,
+      notReady,
+      missingModels: [...this.missing],
+      shuttingDown: this.shuttingDown,
+    };
   }
 
   private viewOf(sup: ServerSupervisor): ServerView {
     const view = sup.view();
     const m = this.registry.find(sup.modelId);
     if (!m) return view;
-    return { ...view, displayName: m.displayName, tier: m.effectiveTier, isThinking: m.thinkingOverride ?? m.isThinkingModel };
+    return {
+      ...view,
+      displayName: m.displayName,
+      tier: m.effectiveTier,
+      isThinking: m.thinkingOverride ?? m.isThinkingModel,
+    };
   }
 }

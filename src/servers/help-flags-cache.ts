@@ -2,9 +2,7 @@ import type { ProcessLauncher } from '../common/io/process-launcher';
 import { HelpFlags, parseHelpFlags } from './llama-server-args';
 
 /** What the fleet knows about one llama-server binary. */
-export type BinaryProbe =
-  | { ok: true; flags: HelpFlags | null; warning: string | null }
-  | { ok: false; error: string };
+export type BinaryProbe = { ok: true; flags: HelpFlags | null; warning: string | null } | { ok: false; error: string };
 
 const HELP_TIMEOUT_MS = 15_000;
 
@@ -40,7 +38,8 @@ export class HelpFlagsCache {
     const r = await this.launcher.run({ command: binary, args: ['--help'] }, { timeoutMs: HELP_TIMEOUT_MS, signal });
     if (r.spawnError) {
       if (r.spawnError.code === 'ENOENT') return { ok: false, error: `llama-server binary not found at ${binary}` };
-      if (r.spawnError.code === 'EACCES') return { ok: false, error: `llama-server binary at ${binary} is not executable (EACCES)` };
+      if (r.spawnError.code === 'EACCES')
+        return { ok: false, error: `llama-server binary at ${binary} is not executable (EACCES)` };
       return { ok: false, error: `llama-server binary at ${binary} cannot be started: ${r.spawnError.message}` };
     }
     const flags = parseHelpFlags(`${r.stdout}\n${r.stderr}`);

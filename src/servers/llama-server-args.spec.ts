@@ -9,7 +9,26 @@ describe('parseHelpFlags', () => {
   const sut = parseHelpFlags(REAL_HELP);
 
   it('lists every spelling of the flags of the real --help, with their arity', () => {
-    for (const f of ['-m', '--model', '--host', '--port', '-a', '--alias', '-c', '--ctx-size', '-ngl', '--n-gpu-layers', '--gpu-layers', '-np', '--parallel', '-mm', '--mmproj', '--embeddings', '--embedding', '--metrics']) {
+    for (const f of [
+      '-m',
+      '--model',
+      '--host',
+      '--port',
+      '-a',
+      '--alias',
+      '-c',
+      '--ctx-size',
+      '-ngl',
+      '--n-gpu-layers',
+      '--gpu-layers',
+      '-np',
+      '--parallel',
+      '-mm',
+      '--mmproj',
+      '--embeddings',
+      '--embedding',
+      '--metrics',
+    ]) {
       expect(sut.names.has(f)).toBe(true);
     }
     expect(sut.arity.get('--ctx-size')).toBe(1);
@@ -38,10 +57,27 @@ describe('buildLlamaServerArgs', () => {
       ...base,
       flags,
       mmprojPath: '/m/mmproj.gguf',
-      settings: { ctxSize: 4096, gpuLayers: 'all', parallel: 2, embeddings: true, extraArgs: ['--flash-attn', 'on', '--metrics'] },
+      settings: {
+        ctxSize: 4096,
+        gpuLayers: 'all',
+        parallel: 2,
+        embeddings: true,
+        extraArgs: ['--flash-attn', 'on', '--metrics'],
+      },
     });
     expect(r.args.slice(8)).toEqual([
-      '--ctx-size', '4096', '--n-gpu-layers', 'all', '--parallel', '2', '--embeddings', '--mmproj', '/m/mmproj.gguf', '--flash-attn', 'on', '--metrics',
+      '--ctx-size',
+      '4096',
+      '--n-gpu-layers',
+      'all',
+      '--parallel',
+      '2',
+      '--embeddings',
+      '--mmproj',
+      '/m/mmproj.gguf',
+      '--flash-attn',
+      'on',
+      '--metrics',
     ]);
     expect(r.warnings).toEqual([]);
   });
@@ -52,13 +88,26 @@ describe('buildLlamaServerArgs', () => {
   });
 
   it('uses another spelling when the build only lists that one', () => {
-    const old = parseHelpFlags(['-m,    --model FNAME   model', '--host HOST  host', '--port PORT  port', '-a,    --alias STRING  alias', '-ngl,  --gpu-layers N   layers', '--embedding   embeddings only'].join('\n'));
+    const old = parseHelpFlags(
+      [
+        '-m,    --model FNAME   model',
+        '--host HOST  host',
+        '--port PORT  port',
+        '-a,    --alias STRING  alias',
+        '-ngl,  --gpu-layers N   layers',
+        '--embedding   embeddings only',
+      ].join('\n'),
+    );
     const r = buildLlamaServerArgs({ ...base, flags: old, settings: { gpuLayers: 10, embeddings: true } });
     expect(r.args.slice(8)).toEqual(['--gpu-layers', '10', '--embedding']);
   });
 
   it('leaves out a setting whose flag the build lacks, with a warning', () => {
-    const noCtx = parseHelpFlags(REAL_HELP.split('\n').filter((l) => !l.startsWith('-c,')).join('\n'));
+    const noCtx = parseHelpFlags(
+      REAL_HELP.split('\n')
+        .filter((l) => !l.startsWith('-c,'))
+        .join('\n'),
+    );
     const r = buildLlamaServerArgs({ ...base, flags: noCtx, settings: { ctxSize: 2048, parallel: 1 } });
     expect(r.args).not.toContain('--ctx-size');
     expect(r.args.slice(8)).toEqual(['--parallel', '1']);
@@ -66,7 +115,11 @@ describe('buildLlamaServerArgs', () => {
   });
 
   it('drops an unknown extraArgs flag with its values and keeps the known ones', () => {
-    const r = buildLlamaServerArgs({ ...base, flags, settings: { extraArgs: ['--no-such', 'x', 'y', '--metrics', '--threads', '-1', '--bogus=3'] } });
+    const r = buildLlamaServerArgs({
+      ...base,
+      flags,
+      settings: { extraArgs: ['--no-such', 'x', 'y', '--metrics', '--threads', '-1', '--bogus=3'] },
+    });
     expect(r.args.slice(8)).toEqual(['--metrics', '--threads', '-1']);
     expect(r.warnings).toEqual([
       'server.extraArgs "--no-such x y" ignored: this llama-server build has no --no-such flag',

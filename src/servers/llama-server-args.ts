@@ -108,11 +108,13 @@ export function buildLlamaServerArgs(input: LlamaServerArgsInput): LlamaServerAr
     else warnings.push(`${setting} ignored: this llama-server build has no ${FLAG_SPELLINGS[key][0]} flag`);
   };
   const s = input.settings ?? {};
-  if (s.ctxSize !== undefined && s.ctxSize !== null) optional('ctxSize', `server.ctxSize=${s.ctxSize}`, [String(s.ctxSize)]);
+  if (s.ctxSize !== undefined && s.ctxSize !== null)
+    optional('ctxSize', `server.ctxSize=${s.ctxSize}`, [String(s.ctxSize)]);
   if (s.gpuLayers !== undefined && s.gpuLayers !== null) {
     optional('gpuLayers', `server.gpuLayers=${s.gpuLayers}`, [String(s.gpuLayers)]);
   }
-  if (s.parallel !== undefined && s.parallel !== null) optional('parallel', `server.parallel=${s.parallel}`, [String(s.parallel)]);
+  if (s.parallel !== undefined && s.parallel !== null)
+    optional('parallel', `server.parallel=${s.parallel}`, [String(s.parallel)]);
   if (s.embeddings) optional('embeddings', 'server.embeddings=true', []);
   if (input.mmprojPath) optional('mmproj', `projector ${input.mmprojPath}`, [input.mmprojPath]);
   args.push(...filterExtraArgs(s.extraArgs ?? [], flags, warnings));

@@ -81,7 +81,15 @@ describe('ServerSupervisor', () => {
     };
     const launcher = new NodeProcessLauncher();
     sut = new ServerSupervisor(
-      { modelId: 'm_1b_q4km', displayName: 'm', modelPath, mmprojPath: null, tier: 'fast', isThinking: false, preferredPort: null },
+      {
+        modelId: 'm_1b_q4km',
+        displayName: 'm',
+        modelPath,
+        mmprojPath: null,
+        tier: 'fast',
+        isThinking: false,
+        preferredPort: null,
+      },
       {
         launcher,
         http,
@@ -116,7 +124,9 @@ describe('ServerSupervisor', () => {
     await s.stop();
     expect(isPidAlive(pid)).toBe(false);
     expect(changes.slice(2).map((c) => `${c.from}>${c.to}`)).toEqual(['ready>stopping', 'stopping>stopped']);
-    expect(s.view()).toEqual(expect.objectContaining({ state: 'stopped', pid: null, isRunning: false, isReady: false }));
+    expect(s.view()).toEqual(
+      expect.objectContaining({ state: 'stopped', pid: null, isRunning: false, isReady: false }),
+    );
   });
 
   it('doubles the back-off while crashes follow each other', async () => {

@@ -152,7 +152,8 @@ export class ServerSupervisor {
       state: this.stateValue,
       isReady: this.stateValue === 'ready',
       isRunning: running,
-      uptimeSeconds: running && this.procStartedAt !== null ? Math.max(0, Math.round((now - this.procStartedAt) / 100) / 10) : 0,
+      uptimeSeconds:
+        running && this.procStartedAt !== null ? Math.max(0, Math.round((now - this.procStartedAt) / 100) / 10) : 0,
       restarts: this.restartsValue,
       lastError: this.lastErrorValue ?? (this.warnings.length ? this.warnings.join('; ') : null),
       tier: this.plan.tier,
@@ -180,8 +181,12 @@ export class ServerSupervisor {
     const firstLaunch = new Promise<void>((r) => (launched = r));
     this.loop = this.supervise(abort.signal, launched)
       .catch((e: Error) => {
-        this.logger.error({ modelId: this.modelId, port: this.portValue, pid: this.lastPid, err: e }, 'Server supervision failed unexpectedly');
-        if (!abort.signal.aborted && canTransition(this.stateValue, 'failed')) this.fail(`internal error: ${e.message}`);
+        this.logger.error(
+          { modelId: this.modelId, port: this.portValue, pid: this.lastPid, err: e },
+          'Server supervision failed unexpectedly',
+        );
+        if (!abort.signal.aborted && canTransition(this.stateValue, 'failed'))
+          this.fail(`internal error: ${e.message}`);
       })
       .finally(launched);
     return firstLaunch;
@@ -207,7 +212,10 @@ export class ServerSupervisor {
     await this.loop;
     this.deps.ports.release(this.modelId, this.portValue);
     this.transition('stopped', 'stopped on request');
-    this.logger.log({ modelId: this.modelId, port: this.portValue, pid: proc?.pid ?? null, exit: proc?.exitInfo ?? null }, 'Server stopped');
+    this.logger.log(
+      { modelId: this.modelId, port: this.portValue, pid: proc?.pid ?? null, exit: proc?.exitInfo ?? null },
+      'Server stopped',
+    );
   }
 
   // ---------------------------------------------------------------- the supervision loop
@@ -230,7 +238,10 @@ export class ServerSupervisor {
         this.portValue = null;
         this.restartsValue++;
         this.note(`port ${outcome.port} could not be bound; moving to another port`);
-        this.logger.warn({ modelId: this.modelId, port: outcome.port, pid: this.lastPid }, 'Server could not bind its port; moving to the next free port');
+        this.logger.warn(
+          { modelId: this.modelId, port: outcome.port, pid: this.lastPid },
+          'Server could not bind its port; moving to the next free port',
+        );
         this.transition('restarting', `port ${outcome.port} was taken; moving to another port`);
         continue;
       }
@@ -251,15 +262,29 @@ export class ServerSupervisor {
         );
         return;
       }
-      const delay = Math.min(this.deps.config.restartBackoffInitialMs * 2 ** this.backoffStep, this.deps.config.restartBackoffMaxMs);
+      const delay = Math.min(
+        this.deps.config.restartBackoffInitialMs * 2 ** this.backoffStep,
+        this.deps.config.restartBackoffMaxMs,
+      );
       this.backoffStep++;
       this.restartsValue++;
       this.logger.warn(
-        { modelId: this.modelId, port: this.portValue, pid: this.lastPid, exitCode: outcome.exit.code, signal: outcome.exit.signal, failures, delayMs: delay },
+        {
+          modelId: this.modelId,
+          port: this.portValue,
+          pid: this.lastPid,
+          exitCode: outcome.exit.code,
+          signal: outcome.exit.signal,
+          failures,
+          delayMs: delay,
+        },
         'Server exited unexpectedly; restarting after back-off',
       );
       this.note(`${what}; restarting in ${delay} ms (failure ${failures} of ${this.deps.config.maxFailures})`);
-      this.transition('restarting', `${what}; restarting in ${delay} ms (failure ${failures} of ${this.deps.config.maxFailures})`);
+      this.transition(
+        'restarting',
+        `${what}; restarting in ${delay} ms (failure ${failures} of ${this.deps.config.maxFailures})`,
+      );
       await this.deps.clock.sleep(delay, signal);
     }
   }
@@ -267,7 +292,11 @@ export class ServerSupervisor {
   /** One launch: port, prechecks, spawn, readiness, then the wait for its exit. */
   private async attempt(signal: AbortSignal, launched: () => void): Promise<Outcome> {
     const { config } = this.deps;
-    const port = await this.deps.ports.allocate(this.modelId, this.portValue ?? this.plan.preferredPort, this.avoidPorts);
+    const port = await this.deps.ports.allocate(
+      this.modelId,
+      this.portValue ?? this.plan.preferredPort,
+      this.avoidPorts,
+    );
     if (signal.aborted) return { kind: 'aborted' };
     if (port === null) {
       return { kind: 'fatal', reason: `no free port left in PORT_RANGE ${config.portRange[0]}-${config.portRange[1]}` };
@@ -285,7 +314,10 @@ export class ServerSupervisor {
     const binary = config.llamaServerPath;
     // The probe is shared by every server of this binary: a stop of this one only stops
     // waiting for it.
-    const probe = await Promise.race([this.deps.help.probe(binary), new Promise<null>((r) => signal.addEventListener('abort', () => r(null), { once: true }))]);
+    const probe = await Promise.race([
+      this.deps.help.probe(binary),
+      new Promise<null>((r) => signal.addEventListener('abort', () => r(null), { once: true })),
+    ]);
     if (signal.aborted || probe === null) return { kind: 'aborted' };
     if (!probe.ok) return { kind: 'fatal', reason: probe.error };
     if (probe.warning) this.warn(probe.warning);
@@ -330,7 +362,10 @@ export class ServerSupervisor {
       }
     });
     this.note(`launched pid ${proc.pid ?? '-'}: ${binary} ${built.args.join(' ')}`);
-    this.logger.log({ modelId: this.modelId, port, pid: proc.pid, binary, args: built.args }, 'Server process launched');
+    this.logger.log(
+      { modelId: this.modelId, port, pid: proc.pid, binary, args: built.args },
+      'Server process launched',
+    );
     launched();
 
     const readiness = await this.awaitReady(proc, port, signal);
@@ -358,15 +393,25 @@ export class ServerSupervisor {
     this.proc = null;
     this.note(`process ${proc.pid ?? '-'} ${describeExit(exit)}`);
     if (signal.aborted) return { kind: 'aborted' };
-    this.logger.log({ modelId: this.modelId, port, pid: proc.pid, exitCode: exit.code, signal: exit.signal }, 'Server process exited');
+    this.logger.log(
+      { modelId: this.modelId, port, pid: proc.pid, exitCode: exit.code, signal: exit.signal },
+      'Server process exited',
+    );
     if (exit.spawnError) {
-      if (exit.spawnError.code === 'ENOENT') return { kind: 'fatal', reason: `llama-server binary not found at ${binary}` };
-      return { kind: 'fatal', reason: `llama-server binary at ${binary} cannot be started: ${exit.spawnError.message}` };
+      if (exit.spawnError.code === 'ENOENT')
+        return { kind: 'fatal', reason: `llama-server binary not found at ${binary}` };
+      return {
+        kind: 'fatal',
+        reason: `llama-server binary at ${binary} cannot be started: ${exit.spawnError.message}`,
+      };
     }
     if (sawBind && this.readyAt === null) return { kind: 'bind', port };
     if (fatal && this.readyAt === null) {
       const tail = this.outputTail(output);
-      return { kind: 'fatal', reason: `${fatal} (${describeExit(exit)})${tail ? `; last output: ${tail}` : ''}` };
+      return {
+        kind: 'fatal',
+        reason: `${String(fatal)} (${describeExit(exit)})${tail ? `; last output: ${tail}` : ''}`,
+      };
     }
     return { kind: 'exit', exit, readyForMs };
   }
@@ -375,7 +420,11 @@ export class ServerSupervisor {
    * Polls `GET /health` every READINESS_CHECK_INTERVAL until 200 (503 means loading),
    * waking early on the "listening" log line, the process's exit or a stop.
    */
-  private async awaitReady(proc: LaunchedProcess, port: number, signal: AbortSignal): Promise<'ready' | 'exited' | 'timeout' | 'aborted'> {
+  private async awaitReady(
+    proc: LaunchedProcess,
+    port: number,
+    signal: AbortSignal,
+  ): Promise<'ready' | 'exited' | 'timeout' | 'aborted'> {
     const { config, clock } = this.deps;
     const intervalMs = config.readinessCheckInterval * 1000;
     const deadline = (this.procStartedAt ?? clock.now()) + config.maxStartupTime * 1000;
@@ -468,7 +517,10 @@ export class ServerSupervisor {
   private warn(text: string): void {
     if (!this.warnings.includes(text)) this.warnings.push(text);
     this.note(`warning: ${text}`);
-    this.logger.warn({ modelId: this.modelId, port: this.portValue, pid: this.pid, warning: text }, 'Server setting not applied');
+    this.logger.warn(
+      { modelId: this.modelId, port: this.portValue, pid: this.pid, warning: text },
+      'Server setting not applied',
+    );
   }
 
   /** MAGI's own line in the server's log, so the log tells the whole story. */

@@ -1,7 +1,13 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
-import { DEFAULT_LOG_LINES, ServerLogsQueryDto, ServerLogsResponseDto, ServersResponseDto, toServerDto } from './dto/server.dto';
+import {
+  DEFAULT_LOG_LINES,
+  ServerLogsQueryDto,
+  ServerLogsResponseDto,
+  ServersResponseDto,
+  toServerDto,
+} from './dto/server.dto';
 import { FleetService } from './fleet.service';
 
 @ApiTags('servers')

@@ -33,7 +33,12 @@ async function startMagi(main: string, env: Record<string, string>): Promise<{ c
 }
 
 /** Sends writes one after another until stopped; records what was acknowledged. */
-async function writeLoop(stop: { dead: boolean }, w: Writer, send: (i: number) => Promise<Response>, valueOf: (i: number) => string): Promise<void> {
+async function writeLoop(
+  stop: { dead: boolean },
+  w: Writer,
+  send: (i: number) => Promise<Response>,
+  valueOf: (i: number) => string,
+): Promise<void> {
   for (let i = 0; !stop.dead; i++) {
     w.inFlight = valueOf(i);
     try {
@@ -79,10 +84,16 @@ describe('Crash safety under SIGKILL', () => {
     for (; round < ROUNDS; round++) {
       const { child, url } = await startMagi(main, env);
       if (round === 0) {
-        const created = await fetch(`${url}/api/models/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: profileBody(0) });
+        const created = await fetch(`${url}/api/models/profiles`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: profileBody(0),
+        });
         expect(created.status).toBe(201);
       }
-      const ids = Object.keys(((await (await fetch(`${url}/api/models/registry`)).json()) as { models: object }).models).sort();
+      const ids = Object.keys(
+        ((await (await fetch(`${url}/api/models/registry`)).json()) as { models: object }).models,
+      ).sort();
       expect(ids).toHaveLength(2);
       const stop = { dead: false };
       const tierW: Writer = { acked: [], inFlight: null };
@@ -91,19 +102,50 @@ describe('Crash safety under SIGKILL', () => {
       const base = seq;
       const json = { 'content-type': 'application/json' };
       const loops = [
-        writeLoop(stop, tierW, (i) => fetch(`${url}/api/models/${ids[0]}/tier`, { method: 'PUT', headers: json, body: JSON.stringify({ tier: TIERS[(base + i) % 3] }) }), (i) => TIERS[(base + i) % 3]),
-        writeLoop(stop, thinkW, (i) => fetch(`${url}/api/models/${ids[1]}/thinking`, { method: 'PUT', headers: json, body: JSON.stringify({ thinking: (base + i) % 2 === 0 }) }), (i) => String((base + i) % 2 === 0)),
-        writeLoop(stop, profW, (i) => fetch(`${url}/api/models/profiles/crash`, { method: 'PUT', headers: json, body: profileBody(base + i + 1) }), (i) => `v${base + i + 1}`),
+        writeLoop(
+          stop,
+          tierW,
+          (i) =>
+            fetch(`${url}/api/models/${ids[0]}/tier`, {
+              method: 'PUT',
+              headers: json,
+              body: JSON.stringify({ tier: TIERS[(base + i) % 3] }),
+            }),
+          (i) => TIERS[(base + i) % 3],
+        ),
+        writeLoop(
+          stop,
+          thinkW,
+          (i) =>
+            fetch(`${url}/api/models/${ids[1]}/thinking`, {
+              method: 'PUT',
+              headers: json,
+              body: JSON.stringify({ thinking: (base + i) % 2 === 0 }),
+            }),
+          (i) => String((base + i) % 2 === 0),
+        ),
+        writeLoop(
+          stop,
+          profW,
+          (i) =>
+            fetch(`${url}/api/models/profiles/crash`, {
+              method: 'PUT',
+              headers: json,
+              body: profileBody(base + i + 1),
+            }),
+          (i) => `v${base + i + 1}`,
+        ),
       ];
       // The kill lands at a random point once writes are flowing: a fixed delay from start-up
       // sometimes came before the first acknowledgement on a loaded 2-core machine.
       const acked = (): number => tierW.acked.length + thinkW.acked.length + profW.acked.length;
-      for (const t0 = Date.now(); acked() === 0 && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 5));
+      for (const t0 = Date.now(); acked() === 0 && Date.now() - t0 < 10_000;)
+        await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       stop.dead = true;
       child.kill('SIGKILL');
       await Promise.all(loops);
-      await new Promise((r) => child.exitCode !== null || child.signalCode ? r(null) : child.once('exit', r));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode ? r(null) : child.once('exit', r)));
       seq += 1000;
 
       // The files as the next start will find them.
@@ -116,7 +158,8 @@ describe('Crash safety under SIGKILL', () => {
         corrupt++;
         continue;
       }
-      const allowed = (w: Writer): Array<string | null> => [w.acked[w.acked.length - 1] ?? null, w.inFlight].filter((v) => v !== null);
+      const allowed = (w: Writer): Array<string | null> =>
+        [w.acked[w.acked.length - 1] ?? null, w.inFlight].filter((v) => v !== null);
       const tierNow = registry.models[ids[0]].tierOverride;
       const thinkNow = String(registry.models[ids[1]].thinkingOverride);
       const profNow = profile.description.split(' ')[0];

@@ -3,6 +3,7 @@
  * back-off, give-up, SIGKILL escalation, no orphans, flag drift, missing model file.
  */
 import { rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STANDIN_HELP_PATH, isPidAlive, listProcesses } from '../support/fixtures';
 import { FleetApp, idOf, pidsOf, serverOf, startFleetApp, waitForServers } from './fleet.helpers';
@@ -20,12 +21,18 @@ describe('Readiness timeout', () => {
   afterEach(async () => app?.close());
 
   it('kills a server that is not ready within MAX_STARTUP_TIME and marks it failed with the reason and output tail', async () => {
-    app = await startFleetApp({ models: ['alpha'], standin: { '*': { LOAD_MS: 60000 } }, env: { MAX_STARTUP_TIME: '1' } });
+    app = await startFleetApp({
+      models: ['alpha'],
+      standin: { '*': { LOAD_MS: 60000 } },
+      env: { MAX_STARTUP_TIME: '1' },
+    });
     const starting = await waitForServers(app, (b) => serverOf(b, A)?.pid && b, 5000, 'pid');
     const pid = serverOf(starting, A).pid;
     const body = await waitForServers(app, (b) => serverOf(b, A).state === 'failed' && b, 10000, 'failed');
     const s = serverOf(body, A);
-    expect(s.lastError).toMatch(/^not ready within MAX_STARTUP_TIME \(1 s\): GET \/health answered 503 \(Loading model\); killed; last output: .*loading model/);
+    expect(s.lastError).toMatch(
+      /^not ready within MAX_STARTUP_TIME \(1 s\): GET \/health answered 503 \(Loading model\); killed; last output: .*loading model/,
+    );
     expect(s.pid).toBeNull();
     expect(s.isRunning).toBe(false);
     expect(isPidAlive(pid)).toBe(false);
@@ -65,15 +72,31 @@ describe('Crash restarts', () => {
     // FLEET_BACKOFF_INITIAL_MS=100 doubling, capped at FLEET_BACKOFF_MAX_MS=400.
     expect(delays.slice(0, 4)).toEqual([100, 200, 400, 400].slice(0, Math.min(4, delays.length)));
     expect(delays.length).toBeGreaterThanOrEqual(3);
-    const pids = new Set(app.events().filter((e) => e.event === 'start').map((e) => e.pid));
+    const pids = new Set(
+      app
+        .events()
+        .filter((e) => e.event === 'start')
+        .map((e) => e.pid),
+    );
     expect(pids.size).toBe(s.restarts + 1);
   });
 
   it('gives up after FLEET_MAX_FAILURES failures within the window and stays failed', async () => {
-    app = await startFleetApp({ models: ['alpha', 'bravo'], standin: { [A]: { EXIT_AT_ONCE: 7 } }, env: { FLEET_MAX_FAILURES: '3' } });
-    const body = await waitForServers(app, (b) => serverOf(b, A).state === 'failed' && serverOf(b, B).state === 'ready' && b, 15000, 'failed');
+    app = await startFleetApp({
+      models: ['alpha', 'bravo'],
+      standin: { [A]: { EXIT_AT_ONCE: 7 } },
+      env: { FLEET_MAX_FAILURES: '3' },
+    });
+    const body = await waitForServers(
+      app,
+      (b) => serverOf(b, A).state === 'failed' && serverOf(b, B).state === 'ready' && b,
+      15000,
+      'failed',
+    );
     const s = serverOf(body, A);
-    expect(s.lastError).toMatch(/^gave up after 3 failures within 600 s; last: exited with code 7; last output: .*STANDIN_EXIT_AT_ONCE/);
+    expect(s.lastError).toMatch(
+      /^gave up after 3 failures within 600 s; last: exited with code 7; last output: .*STANDIN_EXIT_AT_ONCE/,
+    );
     expect(s.restarts).toBe(2);
     await new Promise((r) => setTimeout(r, 800));
     expect(app.events().filter((e) => e.event === 'start' && e.alias === A)).toHaveLength(3);
@@ -92,7 +115,9 @@ describe('Crash restarts', () => {
   it('fails at once, without a crash loop, when llama-server rejects an argument value', async () => {
     app = await startFleetApp({ models: ['alpha'], server: { extraArgs: ['--flash-attn', 'maybe'] } });
     const s = serverOf(await waitForServers(app, (b) => serverOf(b, A)?.state === 'failed' && b, 10000, 'failed'), A);
-    expect(s.lastError).toMatch(/^llama-server rejected the value of --flash-attn \(exited with code 1\); last output: .*unknown value for --flash-attn/);
+    expect(s.lastError).toMatch(
+      /^llama-server rejected the value of --flash-attn \(exited with code 1\); last output: .*unknown value for --flash-attn/,
+    );
     expect(s.restarts).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     expect(app.events().filter((e) => e.event === 'start')).toHaveLength(0); // rejected before it started
@@ -149,7 +174,12 @@ describe('Stopping', () => {
     const first = serverOf(await waitForServers(app, (b) => b.readyServers === 1 && b, 10000, 'ready'), A);
     const grandchild = Number(app.events().find((e) => e.event === 'grandchild')!.fields.grandchild);
     process.kill(first.pid, 'SIGKILL');
-    await waitForServers(app, (b) => serverOf(b, A).state === 'ready' && serverOf(b, A).pid !== first.pid, 10000, 'restarted');
+    await waitForServers(
+      app,
+      (b) => serverOf(b, A).state === 'ready' && serverOf(b, A).pid !== first.pid,
+      10000,
+      'restarted',
+    );
     expect(isPidAlive(grandchild)).toBe(false);
   });
 });
@@ -190,7 +220,9 @@ describe('Reconcile', () => {
     const body = await waitForServers(app, (b) => b.readyServers === 3 && b, 10000, 'ready');
     const res = await app.send('POST', '/api/models/profiles/other/activate');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual(expect.objectContaining({ activeProfile: 'other', started: [D], stopped: [A], kept: [B, C] }));
+    expect(res.body).toEqual(
+      expect.objectContaining({ activeProfile: 'other', started: [D], stopped: [A], kept: [B, C] }),
+    );
     // It answered once the stop was done and the start launched.
     expect(isPidAlive(serverOf(body, A).pid)).toBe(false);
     const now = (await app.get('/api/models/servers')).body;
@@ -206,14 +238,25 @@ describe('Reconcile', () => {
     app = await startFleetApp({ models: ['alpha', 'bravo'] });
     const body = await waitForServers(app, (b) => b.readyServers === 2 && b, 10000, 'ready');
     const toggles = [false, true, false, true, false];
-    const results = await Promise.all(toggles.map((enabled) => app.send('PUT', `/api/models/${B}/enabled`, { enabled })));
+    const results = await Promise.all(
+      toggles.map((enabled) => app.send('PUT', `/api/models/${B}/enabled`, { enabled })),
+    );
     for (const r of results) expect(r.status).toBe(200);
     const registry = (await app.get(`/api/models/registry/${B}`)).body;
-    const final = await waitForServers(app, (b) => b.totalServers === (registry.enabled ? 2 : 1) && b.readyServers === b.totalServers && b, 10000, 'converged');
+    const final = await waitForServers(
+      app,
+      (b) => b.totalServers === (registry.enabled ? 2 : 1) && b.readyServers === b.totalServers && b,
+      10000,
+      'converged',
+    );
     expect(final.servers.map((s: { modelId: string }) => s.modelId)).toEqual(registry.enabled ? [A, B] : [A]);
     expect(serverOf(final, A).pid).toBe(serverOf(body, A).pid);
     // No server of the stopped model is left running.
-    const running = app.events().filter((e) => e.alias === B && e.event === 'start').map((e) => e.pid).filter(isPidAlive);
+    const running = app
+      .events()
+      .filter((e) => e.alias === B && e.event === 'start')
+      .map((e) => e.pid)
+      .filter(isPidAlive);
     expect(running.length).toBe(registry.enabled ? 1 : 0);
   });
 
@@ -222,7 +265,12 @@ describe('Reconcile', () => {
     const body = await waitForServers(app, (b) => b.readyServers === 2 && b, 10000, 'ready');
     rmSync(join(app.dirs.models, 'bravo-1B-Q4_K_M.gguf'));
     expect((await app.send('POST', '/api/models/rescan')).status).toBe(200);
-    const after = await waitForServers(app, (b) => b.totalServers === 1 && b.servers.length === 1 && b, 10000, 'one server');
+    const after = await waitForServers(
+      app,
+      (b) => b.totalServers === 1 && b.servers.length === 1 && b,
+      10000,
+      'one server',
+    );
     expect(after.servers[0].modelId).toBe(A);
     expect(after.servers[0].pid).toBe(serverOf(body, A).pid);
     await waitForServers(app, () => !isPidAlive(serverOf(body, B).pid), 5000, 'bravo gone');
@@ -249,11 +297,14 @@ describe('Per-server errors', () => {
       .split('\n')
       .filter((l) => !l.startsWith('-c,    --ctx-size'))
       .join('\n');
-    const helpFile = join(require('node:os').tmpdir(), `fleet-help-${process.pid}.txt`);
+    const helpFile = join(tmpdir(), `fleet-help-${process.pid}.txt`);
     writeFileSync(helpFile, help);
     process.env.STANDIN_HELP_FILE = helpFile;
     try {
-      app = await startFleetApp({ models: ['alpha'], server: { ctxSize: 2048, extraArgs: ['--no-such-flag', '3', '--metrics'] } });
+      app = await startFleetApp({
+        models: ['alpha'],
+        server: { ctxSize: 2048, extraArgs: ['--no-such-flag', '3', '--metrics'] },
+      });
       const s = serverOf(await waitForServers(app, (b) => b.readyServers === 1 && b, 10000, 'ready'), A);
       expect(s.restarts).toBe(0);
       expect(s.lastError).toContain('server.ctxSize=2048 ignored: this llama-server build has no --ctx-size flag');

@@ -74,8 +74,24 @@ describe('Fleet start-up', () => {
     const { filePath, mmprojPath } = (await app.get(`/api/models/registry/${idOf('alpha')}`)).body;
     expect(mmprojPath).toMatch(/mmproj-alpha/);
     expect(args).toEqual([
-      '--model', filePath, '--host', '127.0.0.1', '--port', String(s.port), '--alias', idOf('alpha'),
-      '--ctx-size', '2048', '--n-gpu-layers', '0', '--parallel', '2', '--embeddings', '--mmproj', mmprojPath, '--metrics',
+      '--model',
+      filePath,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(s.port),
+      '--alias',
+      idOf('alpha'),
+      '--ctx-size',
+      '2048',
+      '--n-gpu-layers',
+      '0',
+      '--parallel',
+      '2',
+      '--embeddings',
+      '--mmproj',
+      mmprojPath,
+      '--metrics',
     ]);
     // The server answers under its alias, and the registry remembers its port.
     const models = await httpRequest(`http://127.0.0.1:${s.port}/v1/models`);
@@ -145,7 +161,10 @@ describe('GET /health/ready', () => {
     expect(starting.status).toBe(503);
     expect(starting.body.status).toBe('not_ready');
     expect(starting.body.totalServers).toBe(2);
-    expect(starting.body.details.servers.map((s: { modelId: string }) => s.modelId).sort()).toEqual([idOf('alpha'), idOf('bravo')]);
+    expect(starting.body.details.servers.map((s: { modelId: string }) => s.modelId).sort()).toEqual([
+      idOf('alpha'),
+      idOf('bravo'),
+    ]);
     for (const s of starting.body.details.servers) {
       expect(s.state).toBe('starting');
       expect(typeof s.reason).toBe('string');
@@ -161,13 +180,20 @@ describe('GET /health/ready', () => {
     expect(adding.status).toBe(503);
     expect(adding.body.readyServers).toBe(2);
     expect(adding.body.totalServers).toBe(3);
-    expect(adding.body.details.servers).toEqual([{ modelId: idOf('charlie'), state: 'starting', reason: expect.any(String) }]);
+    expect(adding.body.details.servers).toEqual([
+      { modelId: idOf('charlie'), state: 'starting', reason: expect.any(String) },
+    ]);
     expect((await waitFor200(app)).body).toEqual({ status: 'ready', readyServers: 3, totalServers: 3 });
 
     // A crash: restarting (503) until the new process is ready.
     const before = serverOf((await app.get('/api/models/servers')).body, idOf('bravo'));
     process.kill(before.pid, 'SIGKILL');
-    const crashed = await waitForServers(app, (b) => serverOf(b, idOf('bravo')).state !== 'ready' && b, 5000, 'bravo not ready');
+    const crashed = await waitForServers(
+      app,
+      (b) => serverOf(b, idOf('bravo')).state !== 'ready' && b,
+      5000,
+      'bravo not ready',
+    );
     expect(['restarting', 'starting']).toContain(serverOf(crashed, idOf('bravo')).state);
     const down = await app.get('/health/ready');
     expect(down.status).toBe(503);
@@ -178,14 +204,23 @@ describe('GET /health/ready', () => {
   it('lists models the profile names but the registry lacks in details.missingModels without holding readiness back', async () => {
     app = await startFleetApp({ models: ['alpha'], enabledModels: [idOf('alpha'), 'ghost_7b_q4km', 'other_*'] });
     const res = await waitFor200(app);
-    expect(res.body).toEqual({ status: 'ready', readyServers: 1, totalServers: 1, details: { missingModels: ['ghost_7b_q4km'] } });
+    expect(res.body).toEqual({
+      status: 'ready',
+      readyServers: 1,
+      totalServers: 1,
+      details: { missingModels: ['ghost_7b_q4km'] },
+    });
   });
 
   it('is 503 while MAGI shuts down, as long as the fleet is stopping', async () => {
-    app = await startFleetApp({ models: ['alpha'], standin: { '*': { IGNORE_SIGTERM: 1 } }, env: { FLEET_STOP_GRACE_SECONDS: '1.5' } });
+    app = await startFleetApp({
+      models: ['alpha'],
+      standin: { '*': { IGNORE_SIGTERM: 1 } },
+      env: { FLEET_STOP_GRACE_SECONDS: '1.5' },
+    });
     await waitFor200(app);
     const closing = app.closeApp();
-    let res: { status: number; body: any } | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let res: { status: number; body: any } | undefined;
     for (let i = 0; i < 100 && !(res?.status === 503); i++) res = await app.get('/health/ready');
     expect(res).toEqual({
       status: 503,
@@ -200,7 +235,11 @@ describe('GET /health/ready', () => {
   });
 
   it('is 503 with the reason while a wanted server failed', async () => {
-    app = await startFleetApp({ models: ['alpha'], standin: { '*': { EXIT_AT_ONCE: 3 } }, env: { FLEET_MAX_FAILURES: '2' } });
+    app = await startFleetApp({
+      models: ['alpha'],
+      standin: { '*': { EXIT_AT_ONCE: 3 } },
+      env: { FLEET_MAX_FAILURES: '2' },
+    });
     await waitForServers(app, (b) => serverOf(b, idOf('alpha'))?.state === 'failed', 15000, 'failed');
     const res = await app.get('/health/ready');
     expect(res.status).toBe(503);
@@ -208,17 +247,21 @@ describe('GET /health/ready', () => {
       status: 'not_ready',
       readyServers: 0,
       totalServers: 1,
-      details: { servers: [{ modelId: idOf('alpha'), state: 'failed', reason: expect.stringContaining('gave up after 2 failures') }] },
+      details: {
+        servers: [
+          { modelId: idOf('alpha'), state: 'failed', reason: expect.stringContaining('gave up after 2 failures') },
+        ],
+      },
     });
   });
 });
 
-async function waitFor200(app: FleetApp): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function waitFor200(app: FleetApp): Promise<{ status: number; body: any }> {
   let last: { status: number; body: unknown } | undefined;
   const deadline = Date.now() + 15000;
   while (Date.now() < deadline) {
     last = await app.get('/health/ready');
-    if (last.status === 200) return last as { status: number; body: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (last.status === 200) return last;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`/health/ready never answered 200; last: ${JSON.stringify(last)}`);
@@ -271,7 +314,10 @@ describe('Remembered ports', () => {
   afterEach(async () => app?.close());
 
   it('gives each model its remembered port again after a restart of MAGI', async () => {
-    app = await startFleetApp({ models: ['alpha', 'bravo', 'charlie'], enabledModels: [idOf('bravo'), idOf('charlie')] });
+    app = await startFleetApp({
+      models: ['alpha', 'bravo', 'charlie'],
+      enabledModels: [idOf('bravo'), idOf('charlie')],
+    });
     const before = await waitForServers(app, (b) => b.readyServers === 2, 15000, 'ready');
     const portOf = (b: typeof before, id: string): number => serverOf(b, id).port;
     const registry = (await app.get('/api/models/registry')).body.models;
@@ -294,7 +340,12 @@ describe('Without a llama-server binary', () => {
 
   it('keeps the API up and marks each wanted server failed with "llama-server binary not found at <path>"', async () => {
     app = await startFleetApp({ models: ['alpha', 'bravo'], env: { LLAMA_SERVER_PATH: '/nonexistent/llama-server' } });
-    const body = await waitForServers(app, (b) => b.servers.every((s: { state: string }) => s.state === 'failed') && b, 10000, 'failed');
+    const body = await waitForServers(
+      app,
+      (b) => b.servers.every((s: { state: string }) => s.state === 'failed') && b,
+      10000,
+      'failed',
+    );
     expect(body.totalServers).toBe(2);
     for (const s of body.servers) {
       expect(s.lastError).toBe('llama-server binary not found at /nonexistent/llama-server');
@@ -309,7 +360,9 @@ describe('Without a llama-server binary', () => {
     // No crash loop: it stays failed.
     await new Promise((r) => setTimeout(r, 300));
     const again = await app.get('/api/models/servers');
-    expect(again.body.servers.every((s: { state: string; restarts: number }) => s.state === 'failed' && s.restarts === 0)).toBe(true);
+    expect(
+      again.body.servers.every((s: { state: string; restarts: number }) => s.state === 'failed' && s.restarts === 0),
+    ).toBe(true);
   });
 
   it('says so when the binary is there but not executable', async () => {
@@ -321,7 +374,9 @@ describe('Without a llama-server binary', () => {
     try {
       app = await startFleetApp({ models: ['alpha'], env: { LLAMA_SERVER_PATH: binary } });
       const body = await waitForServers(app, (b) => serverOf(b, idOf('alpha'))?.state === 'failed', 10000, 'failed');
-      expect(serverOf(body, idOf('alpha')).lastError).toBe(`llama-server binary at ${binary} is not executable (EACCES)`);
+      expect(serverOf(body, idOf('alpha')).lastError).toBe(
+        `llama-server binary at ${binary} is not executable (EACCES)`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -345,13 +400,25 @@ describe('OpenAPI document', () => {
     expect(ready.responses['200'].content['application/json'].schema.$ref).toMatch(/ReadyResponseDto$/);
     expect(ready.responses['503'].content['application/json'].schema.$ref).toMatch(/NotReadyResponseDto$/);
     const server = doc.components.schemas.ServerDto;
-    const dtos = ['ServerDto', 'ServersResponseDto', 'ServerLogsResponseDto', 'ReadyResponseDto', 'NotReadyResponseDto', 'ReadinessDetailsDto', 'NotReadyServerDto'];
+    const dtos = [
+      'ServerDto',
+      'ServersResponseDto',
+      'ServerLogsResponseDto',
+      'ReadyResponseDto',
+      'NotReadyResponseDto',
+      'ReadinessDetailsDto',
+      'NotReadyServerDto',
+    ];
     for (const dto of dtos) {
-      for (const [name, prop] of Object.entries<Record<string, any>>(doc.components.schemas[dto].properties)) { // eslint-disable-line @typescript-eslint/no-explicit-any
+      for (const [name, prop] of Object.entries<Record<string, any>>(doc.components.schemas[dto].properties)) {
         const field = `${dto}.${name}`;
         expect({ field, description: typeof prop.description }).toEqual({ field, description: 'string' });
         const nested = '$ref' in prop || 'allOf' in prop || prop.items?.$ref;
-        if (!nested) expect({ field, example: prop.example !== undefined && prop.example !== null }).toEqual({ field, example: true });
+        if (!nested)
+          expect({ field, example: prop.example !== undefined && prop.example !== null }).toEqual({
+            field,
+            example: true,
+          });
       }
     }
     expect(server.properties.state.enum).toEqual(['starting', 'ready', 'restarting', 'failed', 'stopping', 'stopped']);

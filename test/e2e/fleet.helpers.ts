@@ -8,7 +8,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { TestApp, TestDirs, createTestApp, makeTestDirs } from '../support/create-test-app';
-import { STANDIN_PATH, freePortRange, httpRequest, isPidAlive, killProcessGroup, listProcesses, waitFor } from '../support/fixtures';
+import {
+  STANDIN_PATH,
+  freePortRange,
+  httpRequest,
+  isPidAlive,
+  killProcessGroup,
+  listProcesses,
+  waitFor,
+} from '../support/fixtures';
 import { writeGgufFile } from '../support/gguf-writer';
 
 /** Stand-in switches by alias (model id), model path, port or `*` (see the stand-in's header). */
@@ -35,8 +43,8 @@ export interface FleetApp {
   setStandin(config: StandinConfig): void;
   /** Every event the stand-ins wrote so far. */
   events(): StandinEvent[];
-  get<T = any>(path: string): Promise<{ status: number; body: T }>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  send<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  get<T = any>(path: string): Promise<{ status: number; body: T }>;
+  send<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Closes the app (once; later calls share the first), keeping the folders. */
   closeApp(): Promise<void>;
   /** Closes the app and boots a new one on the same folders and settings (a restart of MAGI). */
@@ -81,11 +89,22 @@ export async function writeModel(dir: string, name: string): Promise<string> {
 
 export async function writeProjector(dir: string, name: string): Promise<string> {
   const file = join(dir, `mmproj-${name}-F16.gguf`);
-  await writeGgufFile(file, { architecture: 'clip', name: `${name} 1B`, fileType: 1, vocabSize: 0, parameterCount: 4e8 });
+  await writeGgufFile(file, {
+    architecture: 'clip',
+    name: `${name} 1B`,
+    fileType: 1,
+    vocabSize: 0,
+    parameterCount: 4e8,
+  });
   return file;
 }
 
-export function writeProfile(dirs: TestDirs, key: string, enabledModels: string[], server?: Record<string, unknown>): void {
+export function writeProfile(
+  dirs: TestDirs,
+  key: string,
+  enabledModels: string[],
+  server?: Record<string, unknown>,
+): void {
   const doc: Record<string, unknown> = { name: key, description: `fleet test profile ${key}`, enabledModels };
   if (server) doc.server = server;
   writeFileSync(join(dirs.profiles, `${key}.yaml`), yaml.dump(doc));
@@ -102,7 +121,14 @@ export function parseEvents(text: string): StandinEvent[] {
         const i = p.indexOf('=');
         if (i > 0) fields[p.slice(0, i)] = p.slice(i + 1);
       }
-      return { event, pid: Number(fields.pid), port: Number(fields.port), alias: fields.alias, t: Number(fields.t), fields };
+      return {
+        event,
+        pid: Number(fields.pid),
+        port: Number(fields.port),
+        alias: fields.alias,
+        t: Number(fields.t),
+        fields,
+      };
     });
 }
 
@@ -180,7 +206,12 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
         await fleet.closeApp();
         const pids = pidsOf(events());
         const left = [
-          ...new Set([...pids.filter(isPidAlive), ...listProcesses().filter((p) => pids.includes(p.pgid) && p.state !== 'Z').map((p) => p.pid)]),
+          ...new Set([
+            ...pids.filter(isPidAlive),
+            ...listProcesses()
+              .filter((p) => pids.includes(p.pgid) && p.state !== 'Z')
+              .map((p) => p.pid),
+          ]),
         ];
         // Clean up before failing, so one broken test does not leak into the next.
         for (const pid of left) {
@@ -203,7 +234,6 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
   return fleet;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ServersBody = { totalServers: number; readyServers: number; servers: any[] };
 
 /** Polls GET /api/models/servers until `pred` is truthy for its body; returns that body. */
@@ -225,6 +255,6 @@ export async function waitForServers(
 }
 
 /** The server entry of `modelId` in a servers body. */
-export function serverOf(body: { servers: Array<{ modelId: string }> }, modelId: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function serverOf(body: { servers: Array<{ modelId: string }> }, modelId: string): any {
   return body.servers.find((s) => s.modelId === modelId);
 }

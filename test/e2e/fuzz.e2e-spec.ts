@@ -29,8 +29,35 @@ interface Outcome {
 }
 
 const HOSTILE_SEGMENTS = [
-  '..', '%2e%2e', '..%2F..%2Fetc%2Fpasswd', '%2e%2e%2f%2e%2e%2fetc', '%00', 'a%00b', '%ff%fe', 'x'.repeat(3000), '%E2%88%95etc', '%EF%BC%8E%EF%BC%8E',
-  'CON', '.hidden', '-', '_x', 'A', '%20', "'%20OR%201=1", '%3Cscript%3E', '%5C..%5Cwin', '0', '-1', '1e309', 'null', 'true', '%7B%7D', '*', '%2A', 'a;b', 'fast%0d%0aX:1',
+  '..',
+  '%2e%2e',
+  '..%2F..%2Fetc%2Fpasswd',
+  '%2e%2e%2f%2e%2e%2fetc',
+  '%00',
+  'a%00b',
+  '%ff%fe',
+  'x'.repeat(3000),
+  '%E2%88%95etc',
+  '%EF%BC%8E%EF%BC%8E',
+  'CON',
+  '.hidden',
+  '-',
+  '_x',
+  'A',
+  '%20',
+  "'%20OR%201=1",
+  '%3Cscript%3E',
+  '%5C..%5Cwin',
+  '0',
+  '-1',
+  '1e309',
+  'null',
+  'true',
+  '%7B%7D',
+  '*',
+  '%2A',
+  'a;b',
+  'fast%0d%0aX:1',
 ];
 
 const BAD_BODIES: Array<[string, string]> = [
@@ -46,11 +73,23 @@ const BAD_BODIES: Array<[string, string]> = [
   ['empty object', '{}'],
   ['unknown keys', '{"zzz":1,"__proto__":{"polluted":1}}'],
   ['prototype pollution', '{"constructor":{"prototype":{"polluted":1}}}'],
-  ['wrong types', '{"tier":5,"thinking":"yes","enabled":"no","name":123,"enabledModels":"x","model":7,"messages":"hi"}'],
+  [
+    'wrong types',
+    '{"tier":5,"thinking":"yes","enabled":"no","name":123,"enabledModels":"x","model":7,"messages":"hi"}',
+  ],
   ['nulls', '{"tier":null,"thinking":null,"enabled":null,"name":null,"model":null}'],
-  ['nested wrong', '{"name":"x","enabledModels":[1,{"a":2}],"tierConfig":"no","server":{"ctxSize":"big","extraArgs":[1]}}'],
-  ['negative numbers', '{"name":"neg","enabledModels":[],"server":{"ctxSize":-5,"parallel":-1},"loadBalancing":{"enabled":true,"strategy":"round_robin","healthCheckInterval":-3}}'],
-  ['bad enum', '{"name":"e","enabledModels":[],"loadBalancing":{"enabled":true,"strategy":"fastest","healthCheckInterval":1}}'],
+  [
+    'nested wrong',
+    '{"name":"x","enabledModels":[1,{"a":2}],"tierConfig":"no","server":{"ctxSize":"big","extraArgs":[1]}}',
+  ],
+  [
+    'negative numbers',
+    '{"name":"neg","enabledModels":[],"server":{"ctxSize":-5,"parallel":-1},"loadBalancing":{"enabled":true,"strategy":"round_robin","healthCheckInterval":-3}}',
+  ],
+  [
+    'bad enum',
+    '{"name":"e","enabledModels":[],"loadBalancing":{"enabled":true,"strategy":"fastest","healthCheckInterval":1}}',
+  ],
   ['deep nesting', `${'['.repeat(5000)}${']'.repeat(5000)}`],
   ['deep objects', `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`],
   ['long string', JSON.stringify({ name: 'n'.repeat(200_000), tier: 't'.repeat(200_000), model: 'm'.repeat(200_000) })],
@@ -62,7 +101,14 @@ const BAD_BODIES: Array<[string, string]> = [
   ['gateway no model', '{"messages":[{"role":"user","content":"hi"}]}'],
 ];
 
-const CONTENT_TYPES = ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=ebcdic', 'application/octet-stream'];
+const CONTENT_TYPES = [
+  'text/plain',
+  'application/xml',
+  'multipart/form-data; boundary=x',
+  'application/x-www-form-urlencoded',
+  'application/json; charset=ebcdic',
+  'application/octet-stream',
+];
 const ODD_METHODS = ['PATCH', 'DELETE', 'PUT', 'POST', 'GET', 'OPTIONS', 'PROPFIND', 'HEAD'];
 
 function send(base: URL, c: Case): Promise<Outcome> {
@@ -71,14 +117,17 @@ function send(base: URL, c: Case): Promise<Outcome> {
     const headers: Record<string, string | number> = { connection: 'close', ...(c.headers ?? {}) };
     if (body) {
       headers['content-length'] = body.length;
-      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+        headers['content-type'] = 'application/json';
     }
     let req;
     try {
       req = httpRequest({ host: base.hostname, port: base.port, method: c.method, path: c.path, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolvePromise({ c, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolvePromise({ c, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', () => resolvePromise({ c, status: res.statusCode ?? 0, body: '' }));
       });
     } catch (e) {
@@ -114,12 +163,48 @@ function prng(seed: number): () => number {
 }
 const rand = prng(20261123);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-const KEYS = ['name', 'tier', 'thinking', 'enabled', 'model', 'messages', 'prompt', 'input', 'stream', 'enabledModels', 'server', 'aliases', 'tierConfig', 'twoStage', 'loadBalancing', 'description', 'x', '', ' '];
+const KEYS = [
+  'name',
+  'tier',
+  'thinking',
+  'enabled',
+  'model',
+  'messages',
+  'prompt',
+  'input',
+  'stream',
+  'enabledModels',
+  'server',
+  'aliases',
+  'tierConfig',
+  'twoStage',
+  'loadBalancing',
+  'description',
+  'x',
+  '',
+  ' ',
+];
 
 /** A random JSON value: wrong types, odd strings, nesting. */
 function randomValue(depth = 0): unknown {
   const r = rand();
-  if (depth > 3 || r < 0.35) return pick([0, -1, 1.5, 1e21, true, false, null, '', 'fast', 'x'.repeat(Math.floor(rand() * 300)), '\u0000', '../../etc/passwd', '<think>', '%00']);
+  if (depth > 3 || r < 0.35)
+    return pick([
+      0,
+      -1,
+      1.5,
+      1e21,
+      true,
+      false,
+      null,
+      '',
+      'fast',
+      'x'.repeat(Math.floor(rand() * 300)),
+      '\u0000',
+      '../../etc/passwd',
+      '<think>',
+      '%00',
+    ]);
   if (r < 0.65) return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(depth + 1));
   return Object.fromEntries(Array.from({ length: Math.floor(rand() * 5) }, () => [pick(KEYS), randomValue(depth + 1)]));
 }
@@ -130,7 +215,17 @@ function randomSegment(): string {
   let s = '';
   for (let i = 0; i < len; i++) {
     const r = rand();
-    s += r < 0.3 ? '%' + Math.floor(rand() * 256).toString(16).padStart(2, '0') : r < 0.4 ? '.' : r < 0.45 ? '%2F' : String.fromCharCode(97 + Math.floor(rand() * 26));
+    s +=
+      r < 0.3
+        ? '%' +
+          Math.floor(rand() * 256)
+            .toString(16)
+            .padStart(2, '0')
+        : r < 0.4
+          ? '.'
+          : r < 0.45
+            ? '%2F'
+            : String.fromCharCode(97 + Math.floor(rand() * 26));
   }
   return s;
 }
@@ -138,30 +233,67 @@ function randomSegment(): string {
 /** Builds the cases for one operation of the OpenAPI document. */
 function casesFor(method: string, template: string, valid: Record<string, string>): Case[] {
   const params = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
-  const fill = (over: Record<string, string> = {}): string => template.replace(/\{(\w+)\}/g, (_, p: string) => over[p] ?? valid[p] ?? 'x');
+  const fill = (over: Record<string, string> = {}): string =>
+    template.replace(/\{(\w+)\}/g, (_, p: string) => over[p] ?? valid[p] ?? 'x');
   const M = method.toUpperCase();
   const cases: Case[] = [];
   for (const p of params) {
-    for (const seg of HOSTILE_SEGMENTS) cases.push({ method: M, path: fill({ [p]: seg }), label: `${M} ${template} ${p}=${seg.slice(0, 20)}` });
-    for (let i = 0; i < 25; i++) cases.push({ method: M, path: fill({ [p]: randomSegment() }), label: `${M} ${template} ${p}=random #${i}` });
+    for (const seg of HOSTILE_SEGMENTS)
+      cases.push({ method: M, path: fill({ [p]: seg }), label: `${M} ${template} ${p}=${seg.slice(0, 20)}` });
+    for (let i = 0; i < 25; i++)
+      cases.push({ method: M, path: fill({ [p]: randomSegment() }), label: `${M} ${template} ${p}=random #${i}` });
   }
   if (M !== 'GET' && M !== 'DELETE') {
     for (let i = 0; i < 80; i++) {
       const v = randomValue();
-      cases.push({ method: M, path: fill(), body: JSON.stringify(v) ?? 'null', label: `${M} ${template} random body #${i}` });
+      cases.push({
+        method: M,
+        path: fill(),
+        body: JSON.stringify(v) ?? 'null',
+        label: `${M} ${template} random body #${i}`,
+      });
     }
   }
   if (M !== 'GET' && M !== 'DELETE') {
-    for (const [label, body] of BAD_BODIES) cases.push({ method: M, path: fill(), body, label: `${M} ${template} body: ${label}` });
-    for (const ct of CONTENT_TYPES) cases.push({ method: M, path: fill(), body: '{"name":"x","tier":"fast"}', headers: { 'content-type': ct }, label: `${M} ${template} content-type ${ct}` });
+    for (const [label, body] of BAD_BODIES)
+      cases.push({ method: M, path: fill(), body, label: `${M} ${template} body: ${label}` });
+    for (const ct of CONTENT_TYPES)
+      cases.push({
+        method: M,
+        path: fill(),
+        body: '{"name":"x","tier":"fast"}',
+        headers: { 'content-type': ct },
+        label: `${M} ${template} content-type ${ct}`,
+      });
   } else {
     cases.push({ method: M, path: fill(), body: '{"unexpected":', label: `${M} ${template} with a broken body` });
   }
-  for (const odd of ODD_METHODS.filter((m) => m !== M)) cases.push({ method: odd, path: fill(), label: `${odd} on ${M} ${template}` });
-  cases.push({ method: M, path: `${fill()}?lines=-1&lines=abc&x[y]=1&__proto__=1`, label: `${M} ${template} odd query` });
-  cases.push({ method: M, path: fill(), headers: { 'x-long': 'a'.repeat(20_000) }, label: `${M} ${template} over-long header` });
-  cases.push({ method: M, path: fill(), headers: { authorization: 'Bearer ' + 'z'.repeat(5000) }, label: `${M} ${template} long bearer` });
-  cases.push({ method: M, path: fill(), headers: { accept: 'text/event-stream' }, body: M === 'GET' ? undefined : '[]', label: `${M} ${template} SSE accept` });
+  for (const odd of ODD_METHODS.filter((m) => m !== M))
+    cases.push({ method: odd, path: fill(), label: `${odd} on ${M} ${template}` });
+  cases.push({
+    method: M,
+    path: `${fill()}?lines=-1&lines=abc&x[y]=1&__proto__=1`,
+    label: `${M} ${template} odd query`,
+  });
+  cases.push({
+    method: M,
+    path: fill(),
+    headers: { 'x-long': 'a'.repeat(20_000) },
+    label: `${M} ${template} over-long header`,
+  });
+  cases.push({
+    method: M,
+    path: fill(),
+    headers: { authorization: 'Bearer ' + 'z'.repeat(5000) },
+    label: `${M} ${template} long bearer`,
+  });
+  cases.push({
+    method: M,
+    path: fill(),
+    headers: { accept: 'text/event-stream' },
+    body: M === 'GET' ? undefined : '[]',
+    label: `${M} ${template} SSE accept`,
+  });
   return cases;
 }
 
@@ -175,7 +307,10 @@ describe('Fuzz: bad requests across every route', () => {
     const dirs = makeTestDirs('magi-fuzz-');
     copyFileSync(join(CORPUS_DIR, 'Qwen3-4B-Q4_K_M.gguf'), join(dirs.models, 'Qwen3-4B-Q4_K_M.gguf'));
     copyFileSync(join(CORPUS_DIR, 'phi-4-Q4_K_M.gguf'), join(dirs.models, 'phi-4-Q4_K_M.gguf'));
-    t = await createTestApp({ dirs, env: { LLM_PROVIDER: 'ollama', OLLAMA_BASE_URL: ollama.url, PROVIDER_TIMEOUT_MS: '300' } });
+    t = await createTestApp({
+      dirs,
+      env: { LLM_PROVIDER: 'ollama', OLLAMA_BASE_URL: ollama.url, PROVIDER_TIMEOUT_MS: '300' },
+    });
     // A profile to aim valid names at (never the active one, so a DELETE may remove it).
     const created = await fetch(`${t.url}/api/models/profiles`, {
       method: 'POST',
@@ -196,34 +331,62 @@ describe('Fuzz: bad requests across every route', () => {
   });
 
   it('answers 2,000+ generated bad requests with 4xx in the error shape, never 5xx, and touches no file outside its folders', async () => {
-    const doc = (await (await fetch(`${t.url}/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    const valid: Record<string, string> = { modelId: 'qwen3_4b_q4km', name: 'fuzzed', tier: 'fast', modelName: 'library/llama3.2:1b' };
+    const doc = (await (await fetch(`${t.url}/docs-json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const valid: Record<string, string> = {
+      modelId: 'qwen3_4b_q4km',
+      name: 'fuzzed',
+      tier: 'fast',
+      modelName: 'library/llama3.2:1b',
+    };
     const cases: Case[] = [];
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const method of Object.keys(ops)) cases.push(...casesFor(method, path, valid));
     }
     // Unknown routes, under each prefix.
-    for (const p of ['/api/nope', '/v1/nope', '/api/models/registry/a/b/c', '/health/nope', '/%2e%2e/%2e%2e/etc/passwd', '/docs/../../etc/passwd']) {
-      for (const m of ['GET', 'POST', 'PUT', 'DELETE']) cases.push({ method: m, path: p, body: m === 'GET' ? undefined : '{}', label: `${m} unknown ${p}` });
+    for (const p of [
+      '/api/nope',
+      '/v1/nope',
+      '/api/models/registry/a/b/c',
+      '/health/nope',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/docs/../../etc/passwd',
+    ]) {
+      for (const m of ['GET', 'POST', 'PUT', 'DELETE'])
+        cases.push({ method: m, path: p, body: m === 'GET' ? undefined : '{}', label: `${m} unknown ${p}` });
     }
     expect(cases.length).toBeGreaterThanOrEqual(2000);
 
-    const before = new Map([...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage', '.test-dist']), ...topLevel(tmpdir())]);
+    const before = new Map([
+      ...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage', '.test-dist']),
+      ...topLevel(tmpdir()),
+    ]);
 
     const outcomes = await runAll(new URL(t.url), cases, 8);
 
     const sent = outcomes.filter((o) => o.status > 0);
     const serverErrors = sent.filter((o) => o.status >= 500);
-    const unshaped = sent.filter((o) => o.status >= 400 && o.status < 500 && o.c.method !== 'HEAD' && !hasErrorShape(o));
+    const unshaped = sent.filter(
+      (o) => o.status >= 400 && o.status < 500 && o.c.method !== 'HEAD' && !hasErrorShape(o),
+    );
     const notRefused = sent.filter((o) => o.status < 400 && isBadByConstruction(o.c));
-    recordFigures('fuzz', { casesGenerated: cases.length, requestsAnswered: sent.length, serverErrors: serverErrors.length, unshaped4xx: unshaped.length });
+    recordFigures('fuzz', {
+      casesGenerated: cases.length,
+      requestsAnswered: sent.length,
+      serverErrors: serverErrors.length,
+      unshaped4xx: unshaped.length,
+    });
     expect(sent.length).toBeGreaterThanOrEqual(2000);
     expect(serverErrors.map((o) => `${o.status} ${o.c.label}: ${o.body.slice(0, 200)}`)).toEqual([]);
     expect(unshaped.map((o) => `${o.status} ${o.c.label}: ${o.body.slice(0, 200)}`)).toEqual([]);
     expect(notRefused.map((o) => `${o.status} ${o.c.label}`)).toEqual([]);
 
     expect((await fetch(`${t.url}/health/live`)).status).toBe(200);
-    const after = new Map([...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage', '.test-dist']), ...topLevel(tmpdir())]);
+    const after = new Map([
+      ...snapshotTree(projectRoot, ['node_modules', '.git', 'test-results', 'dist', 'coverage', '.test-dist']),
+      ...topLevel(tmpdir()),
+    ]);
     // Suites running alongside create and remove their own temp folders in the temp dir
     // meanwhile (stand-in models, Chromium profiles, ...); the server creates no folder
     // from request input, so folders coming and going there are theirs. Files are ours to explain.
@@ -241,7 +404,9 @@ describe('Fuzz: bad requests across every route', () => {
 /** Top-level entries of a folder (other suites' temp folders come and go; their insides are theirs). */
 /** The entries right under `dir`, each marked `dir` or `file`. */
 function topLevel(dir: string): Map<string, string> {
-  return new Map(readdirSync(dir, { withFileTypes: true }).map((e) => [join(dir, e.name), e.isDirectory() ? 'dir' : 'file']));
+  return new Map(
+    readdirSync(dir, { withFileTypes: true }).map((e) => [join(dir, e.name), e.isDirectory() ? 'dir' : 'file']),
+  );
 }
 
 function hasErrorShape(o: Outcome): boolean {

@@ -32,7 +32,8 @@ describe('gateway request logs (real process)', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Line);
-  const gatewayLines = (): Line[] => lines().filter((l) => l.context === 'GatewayService' && String(l.msg).startsWith('Gateway request'));
+  const gatewayLines = (): Line[] =>
+    lines().filter((l) => l.context === 'GatewayService' && String(l.msg).startsWith('Gateway request'));
 
   beforeAll(async () => {
     await writeModel(dirs.models, 'logged');
@@ -64,7 +65,12 @@ describe('gateway request logs (real process)', () => {
     await waitFor(
       async () => {
         const res = await httpRequest(`${url}/api/models/servers`, { headers: AUTH }).catch(() => null);
-        const ready = res?.status === 200 ? res.json<{ servers: Array<{ modelId: string; state: string }> }>().servers.find((s) => s.state === 'ready') : undefined;
+        const ready =
+          res?.status === 200
+            ? res
+                .json<{ servers: Array<{ modelId: string; state: string }> }>()
+                .servers.find((s) => s.state === 'ready')
+            : undefined;
         if (ready) model = ready.modelId;
         return !!ready;
       },
@@ -81,20 +87,48 @@ describe('gateway request logs (real process)', () => {
   });
 
   it('writes one line per request with model, upstream port, status and duration, and no prompt text', async () => {
-    const servers = (await httpRequest(`${url}/api/models/servers`, { headers: AUTH })).json<{ servers: Array<{ port: number }> }>().servers;
+    const servers = (await httpRequest(`${url}/api/models/servers`, { headers: AUTH })).json<{
+      servers: Array<{ port: number }>;
+    }>().servers;
     const before = gatewayLines().length;
     const body = { model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 3 };
     expect((await httpRequest(`${url}/v1/chat/completions`, { method: 'POST', body, headers: AUTH })).status).toBe(200);
-    const streamed = await httpRequest(`${url}/v1/chat/completions`, { method: 'POST', body: { ...body, stream: true }, headers: AUTH });
+    const streamed = await httpRequest(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      body: { ...body, stream: true },
+      headers: AUTH,
+    });
     expect(streamed.status).toBe(200);
-    expect((await httpRequest(`${url}/v1/chat/completions`, { method: 'POST', body: { ...body, model: 'no-such-model' }, headers: AUTH })).status).toBe(404);
+    expect(
+      (
+        await httpRequest(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          body: { ...body, model: 'no-such-model' },
+          headers: AUTH,
+        })
+      ).status,
+    ).toBe(404);
     await waitFor(async () => gatewayLines().length >= before + 3, 5000, 20, 'three gateway log lines');
 
     const [json, sse, missing] = gatewayLines().slice(before);
-    expect(json).toMatchObject({ level: 30, endpoint: 'chat', model, modelId: model, upstream: servers[0].port, status: 200, stream: false });
+    expect(json).toMatchObject({
+      level: 30,
+      endpoint: 'chat',
+      model,
+      modelId: model,
+      upstream: servers[0].port,
+      status: 200,
+      stream: false,
+    });
     expect(typeof json.durationMs).toBe('number');
     expect(sse).toMatchObject({ modelId: model, upstream: servers[0].port, status: 200, stream: true });
-    expect(missing).toMatchObject({ model: 'no-such-model', modelId: null, upstream: null, status: 404, error: 'model_not_found' });
+    expect(missing).toMatchObject({
+      model: 'no-such-model',
+      modelId: null,
+      upstream: null,
+      status: 404,
+      error: 'model_not_found',
+    });
     expect(output).not.toContain('MAGIPROMPT');
     expect(output).not.toContain(TOKEN);
   });

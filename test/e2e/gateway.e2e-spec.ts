@@ -106,7 +106,7 @@ interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  json<T = any>(): T; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json<T = any>(): T;
 }
 
 function post(url: string, body: unknown, headers: Record<string, string> = AUTH): Promise<Answer> {
@@ -149,7 +149,11 @@ function openStream(url: string, body: unknown): OpenStream {
   const done = new Promise<string>((r) => (onDone = r));
   const req = http.request(
     url,
-    { method: 'POST', agent: false, headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } },
+    {
+      method: 'POST',
+      agent: false,
+      headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
+    },
     (r) => {
       onRes(r);
       r.setEncoding('utf8');
@@ -239,7 +243,11 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     return `?${String(port)}`;
   };
   const setStrategy = async (strategy: string): Promise<void> => {
-    const res = await httpRequest(`${url}/api/models/profiles/gateway`, { method: 'PUT', body: profileDoc(strategy), headers: AUTH });
+    const res = await httpRequest(`${url}/api/models/profiles/gateway`, {
+      method: 'PUT',
+      body: profileDoc(strategy),
+      headers: AUTH,
+    });
     expect(res.status).toBe(200);
   };
 
@@ -295,7 +303,14 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
 
     it('sends the body through unchanged except model', async () => {
-      const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi ✓' }], max_tokens: 1, temperature: 0.25, seed: 7, custom_field: { a: [1, 2] } };
+      const body = {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Hi ✓' }],
+        max_tokens: 1,
+        temperature: 0.25,
+        seed: 7,
+        custom_field: { a: [1, 2] },
+      };
       const res = await post(`${url}/v1/chat/completions`, body);
       expect(res.status).toBe(200);
       // alpha's stand-in echoes what it received (STANDIN_ECHO)
@@ -375,7 +390,7 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       // The stand-in records `done` once its answer is written, which may be just after the client saw the end.
       await waitFor(async () => doneEvents().length > doneBefore, 5000, 10, 'the done event of this request');
       const doneEvent = doneEvents()[doneBefore];
-      const doneAt = Number(/ t=(\d+)/.exec(doneEvent!)![1]);
+      const doneAt = Number(/ t=(\d+)/.exec(doneEvent)![1]);
       expect(first.at).toBeLessThan(doneAt);
       // Chunks arrived separately, over time — not as one buffered block at the end.
       const contentChunks = stream.chunks.filter((c) => c.text.includes('"content":"'));
@@ -396,13 +411,23 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       stream.destroy();
       // 300 ms between chunks: freed well before the next one would have been written.
       await waitFor(
-        async () => (await get(`http://127.0.0.1:${port}/slots`, {})).json().every((s: { is_processing: boolean }) => !s.is_processing),
+        async () =>
+          (await get(`http://127.0.0.1:${port}/slots`, {}))
+            .json()
+            .every((s: { is_processing: boolean }) => !s.is_processing),
         2000,
         10,
         'slot freed',
       );
-      expect(env.events().filter((l) => l.startsWith('disconnect ') && l.includes(`port=${port}`)).length).toBe(before + 1);
-      await waitFor(async () => (await metric(url, 'magi_gateway_requests_in_flight', { model: idOf(DELTA) })) === 0, 2000, 20, 'in-flight 0');
+      expect(env.events().filter((l) => l.startsWith('disconnect ') && l.includes(`port=${port}`)).length).toBe(
+        before + 1,
+      );
+      await waitFor(
+        async () => (await metric(url, 'magi_gateway_requests_in_flight', { model: idOf(DELTA) })) === 0,
+        2000,
+        20,
+        'in-flight 0',
+      );
     });
 
     it('never sends a request on a connection the server closes after each stream (as llama-server does): no retry, no error', async () => {
@@ -413,7 +438,8 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       const statuses = await Promise.all(
         Array.from({ length: 4 }, async () => {
           const seen: number[] = [];
-          for (let i = 0; i < 12; i++) seen.push((await post(`${url}/v1/chat/completions`, chat(model, { stream: true, max_tokens: 1 }))).status);
+          for (let i = 0; i < 12; i++)
+            seen.push((await post(`${url}/v1/chat/completions`, chat(model, { stream: true, max_tokens: 1 }))).status);
           return seen;
         }),
       );
@@ -424,7 +450,10 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     it('counts prompt and completion tokens from the final usage chunk of a stream', async () => {
       const model = idOf(FAST[2]);
       const before = await metric(url, 'magi_gateway_completion_tokens_total', { model });
-      const res = await post(`${url}/v1/chat/completions`, chat(model, { stream: true, max_tokens: 3, stream_options: { include_usage: true } }));
+      const res = await post(
+        `${url}/v1/chat/completions`,
+        chat(model, { stream: true, max_tokens: 3, stream_options: { include_usage: true } }),
+      );
       expect(res.status).toBe(200);
       expect(sseData(res.body).some((d) => d.includes('"usage"'))).toBe(true);
       expect(await metric(url, 'magi_gateway_completion_tokens_total', { model })).toBe(before + 3);
@@ -473,7 +502,16 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       const victim = idOf(FAST[2]);
       const port = ports.get(victim)!;
       expect((await httpRequest(`http://127.0.0.1:${port}/standin/unlisten`, { method: 'POST' })).status).toBe(200);
-      await waitFor(() => httpRequest(`http://127.0.0.1:${port}/health`, { timeoutMs: 500 }).then(() => false, (e) => e.code === 'ECONNREFUSED'), 2000, 20, 'port refuses');
+      await waitFor(
+        () =>
+          httpRequest(`http://127.0.0.1:${port}/health`, { timeoutMs: 500 }).then(
+            () => false,
+            (e) => e.code === 'ECONNREFUSED',
+          ),
+        2000,
+        20,
+        'port refuses',
+      );
       const before = await metric(url, 'magi_gateway_retries_total', { model: victim });
       const upstreams: string[] = [];
       for (let i = 0; i < 4; i++) {
@@ -522,7 +560,10 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
 
     it('is 400 for a body that is not JSON or names no model, and 413 above GATEWAY_MAX_BODY_MB', async () => {
-      const bad = await post(`${url}/v1/chat/completions`, '{"model": ', { ...AUTH, 'content-type': 'application/json' });
+      const bad = await post(`${url}/v1/chat/completions`, '{"model": ', {
+        ...AUTH,
+        'content-type': 'application/json',
+      });
       expect(bad.status).toBe(400);
       expect(bad.json().error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_json' });
       const noModel = await post(`${url}/v1/chat/completions`, { messages: [] });
@@ -535,7 +576,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     it("passes the upstream's own 4xx through with its status and body", async () => {
       const res = await post(`${url}/v1/chat/completions`, { model: idOf(FAST[0]) });
       expect(res.status).toBe(400);
-      expect(res.json()).toEqual({ error: { code: 400, message: "'messages' is required", type: 'invalid_request_error' } });
+      expect(res.json()).toEqual({
+        error: { code: 400, message: "'messages' is required", type: 'invalid_request_error' },
+      });
       expect(res.headers['x-magi-model']).toBe(idOf(FAST[0]));
     });
   });
@@ -544,12 +587,18 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     /** Sends `chunks` one write at a time with chunked transfer encoding (no Content-Length). */
     const sendChunked = (path: string, chunks: Buffer[], headers: Record<string, string>): Promise<Answer> =>
       new Promise((resolve, reject) => {
-        const req = http.request(`${url}${path}`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', ...headers } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }));
-        });
+        const req = http.request(
+          `${url}${path}`,
+          { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', ...headers } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }),
+            );
+          },
+        );
         req.on('error', reject);
         for (const c of chunks) req.write(c);
         req.end();
@@ -559,7 +608,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       let id = '';
       await waitFor(
         async () => {
-          const ready = (await servers(url)).filter((s) => s.state === 'ready' && FAST.some((f) => idOf(f) === s.modelId));
+          const ready = (await servers(url)).filter(
+            (s) => s.state === 'ready' && FAST.some((f) => idOf(f) === s.modelId),
+          );
           for (const s of ready) {
             if ((await post(`${url}/v1/chat/completions`, chat(s.modelId))).status === 200) {
               id = s.modelId;
@@ -579,7 +630,12 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       const model = await readyFast();
       for (const path of ['/v1/chat/completions?trace=1', '/v1/chat/completions/', '/V1/Chat/Completions']) {
         const res = await post(`${url}${path}`, chat(model));
-        expect([path, res.status, res.headers['x-magi-model'], res.json().object]).toEqual([path, 200, model, 'chat.completion']);
+        expect([path, res.status, res.headers['x-magi-model'], res.json().object]).toEqual([
+          path,
+          200,
+          model,
+          'chat.completion',
+        ]);
         const denied = await post(`${url}${path}`, chat(model), {});
         expect([path, denied.status, isOpenAiError(denied.json(), 'invalid_api_key')]).toEqual([path, 401, true]);
       }
@@ -588,10 +644,16 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     it('reads a chunked body of many writes whole, and answers 413 once a chunked body passes the limit', async () => {
       const model = await readyFast();
       const body = Buffer.from(JSON.stringify(chat(model, { user: 'u'.repeat(200_000) })));
-      const parts = Array.from({ length: 50 }, (_, i) => body.subarray(Math.floor((i * body.length) / 50), Math.floor(((i + 1) * body.length) / 50)));
+      const parts = Array.from({ length: 50 }, (_, i) =>
+        body.subarray(Math.floor((i * body.length) / 50), Math.floor(((i + 1) * body.length) / 50)),
+      );
       const ok = await sendChunked('/v1/chat/completions', parts, {});
       expect([ok.status, ok.headers['x-magi-model']]).toEqual([200, model]);
-      const big = await sendChunked('/v1/chat/completions', Array.from({ length: 12 }, () => Buffer.alloc(100_000, 0x20)), {});
+      const big = await sendChunked(
+        '/v1/chat/completions',
+        Array.from({ length: 12 }, () => Buffer.alloc(100_000, 0x20)),
+        {},
+      );
       expect(big.status).toBe(413);
       expect(isOpenAiError(big.json(), 'payload_too_large')).toBe(true);
       // the connection's next request is still answered
@@ -623,7 +685,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
 
     it('is 415 for a compressed body, which it does not inflate', async () => {
-      const res = await sendChunked('/v1/chat/completions', [Buffer.from('not really gzip')], { 'content-encoding': 'gzip' });
+      const res = await sendChunked('/v1/chat/completions', [Buffer.from('not really gzip')], {
+        'content-encoding': 'gzip',
+      });
       expect(res.status).toBe(415);
       expect(isOpenAiError(res.json(), 'unsupported_content_encoding')).toBe(true);
     });
@@ -632,7 +696,8 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       const model = await readyFast();
       const labels = { method: 'POST', route: '/v1/chat/completions', status: '200' };
       const before = await metric(url, 'magi_http_request_duration_seconds_count', labels);
-      for (let i = 0; i < 3; i++) expect((await post(`${url}/v1/chat/completions?i=${i}`, chat(model))).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await post(`${url}/v1/chat/completions?i=${i}`, chat(model))).status).toBe(200);
       expect(await metric(url, 'magi_http_request_duration_seconds_count', labels)).toBe(before + 3);
       const unauthorized = { ...labels, status: '401' };
       const denied = await metric(url, 'magi_http_request_duration_seconds_count', unauthorized);
@@ -650,23 +715,38 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       const res = await post(`${url}/v1/chat/completions`, chat(model, { max_tokens: 2 }));
       expect(res.status).toBe(200);
       const usage = res.json().usage;
-      expect(await metric(url, 'magi_gateway_requests_total', { model, endpoint: 'chat', status: '200' })).toBe(requests + 1);
+      expect(await metric(url, 'magi_gateway_requests_total', { model, endpoint: 'chat', status: '200' })).toBe(
+        requests + 1,
+      );
       expect(await metric(url, 'magi_gateway_prompt_tokens_total', { model })).toBe(prompt + usage.prompt_tokens);
       expect(await metric(url, 'magi_gateway_completion_tokens_total', { model })).toBeGreaterThanOrEqual(2);
       expect(await metric(url, 'magi_gateway_request_duration_seconds_count', { model })).toBe(latency + 1);
       expect(await metric(url, 'magi_gateway_errors_total', { code: 'model_not_found' })).toBeGreaterThanOrEqual(1);
-      expect(await metric(url, 'magi_gateway_errors_total', { code: 'upstream_error', model })).toBeGreaterThanOrEqual(1);
+      expect(await metric(url, 'magi_gateway_errors_total', { code: 'upstream_error', model })).toBeGreaterThanOrEqual(
+        1,
+      );
       const text = (await get(`${url}/metrics`, {})).body;
       expect(text).toContain(`magi_gateway_requests_in_flight{model="${model}"} 0`);
       // A slow stream (300 ms between chunks) is in flight while it runs, and counted once when done.
       const slow = idOf(DELTA);
-      const slowDone = await metric(url, 'magi_gateway_requests_total', { model: slow, endpoint: 'chat', status: '200' });
+      const slowDone = await metric(url, 'magi_gateway_requests_total', {
+        model: slow,
+        endpoint: 'chat',
+        status: '200',
+      });
       const stream = openStream(`${url}/v1/chat/completions`, chat(slow, { stream: true, max_tokens: 3 }));
       await stream.firstContent;
       expect(await metric(url, 'magi_gateway_requests_in_flight', { model: slow })).toBe(1);
       await stream.done;
-      await waitFor(async () => (await metric(url, 'magi_gateway_requests_in_flight', { model: slow })) === 0, 2000, 20, 'in-flight back to 0');
-      expect(await metric(url, 'magi_gateway_requests_total', { model: slow, endpoint: 'chat', status: '200' })).toBe(slowDone + 1);
+      await waitFor(
+        async () => (await metric(url, 'magi_gateway_requests_in_flight', { model: slow })) === 0,
+        2000,
+        20,
+        'in-flight back to 0',
+      );
+      expect(await metric(url, 'magi_gateway_requests_total', { model: slow, endpoint: 'chat', status: '200' })).toBe(
+        slowDone + 1,
+      );
       expect(text).not.toContain('gpt-5-turbo'); // labels are model ids, never raw requested names
     });
   });
@@ -682,7 +762,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
         expect(op.responses['200'].headers).toHaveProperty('X-Magi-Model');
         for (const status of ['401', '404', '502', '503']) expect(op.responses[status]).toBeDefined();
       }
-      expect(doc.paths['/v1/chat/completions'].post.responses['200'].content['text/event-stream'].example).toContain('data: [DONE]');
+      expect(doc.paths['/v1/chat/completions'].post.responses['200'].content['text/event-stream'].example).toContain(
+        'data: [DONE]',
+      );
       expect(doc.components.schemas.ChatCompletionRequestDto.properties).toHaveProperty('messages');
     });
   });
@@ -694,7 +776,11 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
 
     it('creates a chat completion by alias', async () => {
-      const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3 });
+      const completion = await client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_tokens: 3,
+      });
       expect(completion.model).toBe(idOf(FAST[0]));
       expect(completion.choices[0].message.content).toBe(' The quick brown');
       expect(completion.usage?.completion_tokens).toBe(3);
@@ -723,7 +809,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
 
     it('surfaces a 404 as NotFoundError with the message and code', async () => {
-      const err = await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+      const err = await client.chat.completions
+        .create({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.NotFoundError);
       expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
       expect((err as Error).message).toContain("'no-such-model'");
@@ -731,9 +819,9 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
 
     it('surfaces a missing key as AuthenticationError', async () => {
       const anon = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'wrong', maxRetries: 0 });
-      await expect(anon.chat.completions.create({ model: 'fast', messages: [{ role: 'user', content: 'Hi' }] })).rejects.toBeInstanceOf(
-        OpenAI.AuthenticationError,
-      );
+      await expect(
+        anon.chat.completions.create({ model: 'fast', messages: [{ role: 'user', content: 'Hi' }] }),
+      ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     });
   });
 });
@@ -748,7 +836,12 @@ describe('gateway fallback to LiteLLM, and embeddings', () => {
     litellm = await startLiteLlmFixture();
     env = await startGatewayApp({
       models: [LIMA],
-      profile: { name: 'gateway', enabledModels: [idOf(LIMA)], server: { embeddings: true }, aliases: { 'text-embedding-3-small': idOf(LIMA), sonnet: 'claude-sonnet' } },
+      profile: {
+        name: 'gateway',
+        enabledModels: [idOf(LIMA)],
+        server: { embeddings: true },
+        aliases: { 'text-embedding-3-small': idOf(LIMA), sonnet: 'claude-sonnet' },
+      },
       standin: { '*': { LOAD_MS: 50 } },
       env: { LITELLM_BASE_URL: `${litellm.url}/v1`, LITELLM_API_KEY: litellm.apiKey },
     });
@@ -775,7 +868,11 @@ describe('gateway fallback to LiteLLM, and embeddings', () => {
   });
 
   it('streams LiteLLM answers through', async () => {
-    const res = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+    const res = await post(`${url}/v1/chat/completions`, {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+    });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(sseData(res.body).pop()).toBe('[DONE]');
@@ -783,7 +880,10 @@ describe('gateway fallback to LiteLLM, and embeddings', () => {
 
   it('sends an alias naming a LiteLLM model there under that name, and passes LiteLLM errors through', async () => {
     litellm.reset();
-    const res = await post(`${url}/v1/chat/completions`, { model: 'sonnet', messages: [{ role: 'user', content: 'Hi' }] });
+    const res = await post(`${url}/v1/chat/completions`, {
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
     expect(res.status).toBe(200);
     expect((litellm.requests[0].body as { model: string }).model).toBe('claude-sonnet');
     const unknown = await post(`${url}/v1/chat/completions`, { model: 'not-at-litellm', messages: [] });

@@ -19,7 +19,10 @@ describe('GET /metrics', () => {
 
   beforeAll(async () => {
     ollama = await startOllamaFixture();
-    f = await startFleetApp({ models: ['alpha', 'bravo'], env: { OLLAMA_BASE_URL: ollama.url, API_TOKENS: 'metrics-test-token' } });
+    f = await startFleetApp({
+      models: ['alpha', 'bravo'],
+      env: { OLLAMA_BASE_URL: ollama.url, API_TOKENS: 'metrics-test-token' },
+    });
     await waitFor(async () => (await fetch(`${f.url}/health/ready`)).status === 200, 30_000);
   }, 60_000);
   afterAll(async () => {
@@ -59,7 +62,13 @@ describe('GET /metrics', () => {
     for (let i = 0; i < 20; i++) await fetch(`${f.url}/api/models/registry/unknown_${i}`, { headers: auth });
     await fetch(`${f.url}/api/does-not-exist-${Date.now()}`, { headers: auth });
     const text = await (await fetch(`${f.url}/metrics`)).text();
-    expect(sample(text, 'magi_http_request_duration_seconds_count', { route: '/api/models/registry/:modelId', status: '404', method: 'GET' })).toBe(20);
+    expect(
+      sample(text, 'magi_http_request_duration_seconds_count', {
+        route: '/api/models/registry/:modelId',
+        status: '404',
+        method: 'GET',
+      }),
+    ).toBe(20);
     expect(text).not.toContain('unknown_1');
     expect(text).not.toContain('does-not-exist');
   });

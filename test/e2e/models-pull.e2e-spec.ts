@@ -120,7 +120,10 @@ describe('POST /api/models/pull/{modelName} as SSE', () => {
     const r = await ssePull(t.url, 'no-such-model');
     expect(r.events).toHaveLength(1);
     expect(r.events[0].event).toBe('error');
-    expect(JSON.parse(r.events[0].data)).toMatchObject({ error: 'UpstreamError', message: expect.stringContaining('pull model manifest: file does not exist') });
+    expect(JSON.parse(r.events[0].data)).toMatchObject({
+      error: 'UpstreamError',
+      message: expect.stringContaining('pull model manifest: file does not exist'),
+    });
   });
 
   it('ends with an error event when Ollama cannot be reached', async () => {
@@ -128,7 +131,10 @@ describe('POST /api/models/pull/{modelName} as SSE', () => {
     const r = await ssePull(t.url, 'llama3.2:1b');
     expect(r.events).toHaveLength(1);
     expect(r.events[0].event).toBe('error');
-    expect(JSON.parse(r.events[0].data)).toMatchObject({ error: 'ProviderUnavailable', message: expect.stringMatching(/connection refused/) });
+    expect(JSON.parse(r.events[0].data)).toMatchObject({
+      error: 'ProviderUnavailable',
+      message: expect.stringMatching(/connection refused/),
+    });
   });
 
   it('closes the request to Ollama when the client disconnects', async () => {
@@ -154,7 +160,11 @@ describe('POST /api/models/pull/{modelName} as SSE', () => {
 describe('POST /api/models/pull/{modelName} as a plain request', () => {
   it('waits for the end and answers 200 success', async () => {
     const r = await request(t.url).post('/api/models/pull/library/qwen3:0.6b').expect(200);
-    expect(r.body).toEqual({ status: 'success', model: 'library/qwen3:0.6b', message: expect.stringContaining('library/qwen3:0.6b') });
+    expect(r.body).toEqual({
+      status: 'success',
+      model: 'library/qwen3:0.6b',
+      message: expect.stringContaining('library/qwen3:0.6b'),
+    });
     expect(ollama.models.map((m) => m.name)).toContain('library/qwen3:0.6b');
   });
 
@@ -211,17 +221,23 @@ describe('providers other than Ollama', () => {
     await lmstudio.close();
   });
 
-  it.each(['openai', 'lmstudio', 'llamacpp'])('LLM_PROVIDER=%s → 400 UnsupportedProvider, also for SSE', async (provider) => {
-    const app = await createTestApp({ env: { LLM_PROVIDER: provider, OLLAMA_BASE_URL: ollama.url } });
-    apps.push(app);
-    const before = ollama.hits['/api/pull'] ?? 0;
-    const r = await request(app.url).post('/api/models/pull/llama3.2:1b').expect(400);
-    expect(r.body).toMatchObject({ error: 'UnsupportedProvider', details: { provider, supported: ['ollama'] } });
-    const s = await request(app.url).post('/api/models/pull/llama3.2:1b').set('Accept', 'text/event-stream').expect(400);
-    expect(s.headers['content-type']).toMatch(/json/);
-    expect(s.body.error).toBe('UnsupportedProvider');
-    expect(ollama.hits['/api/pull'] ?? 0).toBe(before);
-  });
+  it.each(['openai', 'lmstudio', 'llamacpp'])(
+    'LLM_PROVIDER=%s → 400 UnsupportedProvider, also for SSE',
+    async (provider) => {
+      const app = await createTestApp({ env: { LLM_PROVIDER: provider, OLLAMA_BASE_URL: ollama.url } });
+      apps.push(app);
+      const before = ollama.hits['/api/pull'] ?? 0;
+      const r = await request(app.url).post('/api/models/pull/llama3.2:1b').expect(400);
+      expect(r.body).toMatchObject({ error: 'UnsupportedProvider', details: { provider, supported: ['ollama'] } });
+      const s = await request(app.url)
+        .post('/api/models/pull/llama3.2:1b')
+        .set('Accept', 'text/event-stream')
+        .expect(400);
+      expect(s.headers['content-type']).toMatch(/json/);
+      expect(s.body.error).toBe('UnsupportedProvider');
+      expect(ollama.hits['/api/pull'] ?? 0).toBe(before);
+    },
+  );
 
   it('with auto: pulls when auto picks Ollama, 400 when it picks another, 503 when none is up', async () => {
     const toOllama = await createTestApp({ env: { LLM_PROVIDER: 'auto', OLLAMA_BASE_URL: ollama.url } });
@@ -234,6 +250,9 @@ describe('providers other than Ollama', () => {
     const b = await request(toLmStudio.url).post('/api/models/pull/llama3.2:1b').expect(400);
     expect(b.body).toMatchObject({ error: 'UnsupportedProvider', details: { provider: 'lmstudio' } });
     const n = await request(toNone.url).post('/api/models/pull/llama3.2:1b').expect(503);
-    expect(n.body).toMatchObject({ error: 'ProviderUnavailable', message: expect.stringContaining('No providers available') });
+    expect(n.body).toMatchObject({
+      error: 'ProviderUnavailable',
+      message: expect.stringContaining('No providers available'),
+    });
   });
 });

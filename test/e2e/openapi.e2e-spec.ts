@@ -59,7 +59,10 @@ describe('OpenAPI document (/docs-json)', () => {
   });
 
   it('documents error answers on every /api route', () => {
-    const missing = API_ROUTES.filter(([m, p]) => p.startsWith('/api') && !Object.keys(doc.paths[p]?.[m]?.responses ?? {}).some((s) => s.startsWith('4')));
+    const missing = API_ROUTES.filter(
+      ([m, p]) =>
+        p.startsWith('/api') && !Object.keys(doc.paths[p]?.[m]?.responses ?? {}).some((s) => s.startsWith('4')),
+    );
     expect(missing).toEqual([]);
   });
 

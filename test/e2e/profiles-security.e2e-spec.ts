@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -74,7 +84,8 @@ function snapshot(dir: string): Map<string, string> {
 
 function diff(before: Map<string, string>, after: Map<string, string>): string[] {
   const out: string[] = [];
-  for (const [k, v] of before) if (after.get(k) !== v) out.push(after.has(k) ? `changed ${k}: ${v} → ${after.get(k)}` : `deleted ${k}`);
+  for (const [k, v] of before)
+    if (after.get(k) !== v) out.push(after.has(k) ? `changed ${k}: ${v} → ${after.get(k)}` : `deleted ${k}`);
   for (const k of after.keys()) if (!before.has(k)) out.push(`created ${k}`);
   return out;
 }
@@ -273,7 +284,11 @@ describe('Hostile profile names', () => {
     const created: string[] = [];
     for (const name of names) {
       const res = await raw(t.url, 'POST', P, { name, enabledModels: [] });
-      expect({ name, ok: [201, 400, 409].includes(res.status), shape: res.status === 201 || isErrorShape(res.body) }).toEqual({
+      expect({
+        name,
+        ok: [201, 400, 409].includes(res.status),
+        shape: res.status === 201 || isErrorShape(res.body),
+      }).toEqual({
         name,
         ok: true,
         shape: true,
@@ -294,7 +309,9 @@ describe('Hostile profile names', () => {
       new Map([...m].filter(([k]) => k !== profilesRel && !k.startsWith(`${profilesRel}/`)));
     expect(diff(outside(before), outside(after))).toEqual([]);
     expect(markedInTmp()).toEqual([]);
-    const added = readdirSync(dirs.profiles).filter((f) => !profilesBefore.has(f)).sort();
+    const added = readdirSync(dirs.profiles)
+      .filter((f) => !profilesBefore.has(f))
+      .sort();
     expect(added).toEqual([...created].sort());
     for (const f of added) expect(f).toMatch(/^[a-z0-9][a-z0-9_-]{0,63}\.yaml$/);
     expect(readFileSync(join(dirs.profiles, 'development.yaml'), 'utf8')).toContain('qwen3_4b_q4km');

@@ -94,7 +94,10 @@ describe('Profiles over HTTP', () => {
 
     it('picks up a hand-edited file without a restart', async () => {
       writeProfileFile(dirs, 'handmade', 'name: Handmade\nenabledModels: [a]\n');
-      expect((await request(t.url).get(`${P}/handmade`).expect(200)).body).toEqual({ name: 'Handmade', enabledModels: ['a'] });
+      expect((await request(t.url).get(`${P}/handmade`).expect(200)).body).toEqual({
+        name: 'Handmade',
+        enabledModels: ['a'],
+      });
       writeProfileFile(dirs, 'handmade', 'name: Handmade v2\ndescription: edited\nenabledModels: [a, b]\n');
       expect((await request(t.url).get(`${P}/handmade`).expect(200)).body).toEqual({
         name: 'Handmade v2',
@@ -118,7 +121,11 @@ describe('Profiles over HTTP', () => {
     it.each([
       ['an unknown key', 'name: x\nenabledModels: []\nenabledModel: [typo]\n', 'enabledModel'],
       ['a nested unknown key', 'name: x\nenabledModels: []\nserver: {ctx_size: 4096}\n', 'server.ctx_size'],
-      ['a bad strategy', 'name: x\nenabledModels: []\nloadBalancing: {enabled: true, strategy: fastest, healthCheckInterval: 1}\n', 'loadBalancing.strategy'],
+      [
+        'a bad strategy',
+        'name: x\nenabledModels: []\nloadBalancing: {enabled: true, strategy: fastest, healthCheckInterval: 1}\n',
+        'loadBalancing.strategy',
+      ],
       ['a scalar document', 'hello\n', 'mapping'],
       ['an empty file', '', 'YAML'],
     ])('is 422 for a file with %s, naming it', async (_what, text, mention) => {
@@ -147,7 +154,10 @@ describe('Profiles over HTTP', () => {
 
     it('creates a minimal profile and leaves absent optional blocks out', async () => {
       const res = await request(t.url).post(P).send({ name: 'Minimal', enabledModels: [] }).expect(201);
-      expect((await request(t.url).get(`${P}/${res.body.profileName}`).expect(200)).body).toEqual({ name: 'Minimal', enabledModels: [] });
+      expect((await request(t.url).get(`${P}/${res.body.profileName}`).expect(200)).body).toEqual({
+        name: 'Minimal',
+        enabledModels: [],
+      });
     });
 
     it('is 409 ProfileExists when the key exists, whatever the spelling of the name', async () => {
@@ -181,7 +191,9 @@ describe('Profiles over HTTP', () => {
     });
 
     it('is 400 naming unknown keys, top-level and nested (a typo is never dropped)', async () => {
-      const res = await request(t.url).post(P).send(fullProfile('Typos', { enabledModel: ['x'], server: { ctxSize: 1, ctx_size: 2 } }));
+      const res = await request(t.url)
+        .post(P)
+        .send(fullProfile('Typos', { enabledModel: ['x'], server: { ctxSize: 1, ctx_size: 2 } }));
       expectError(res, 400, 'ValidationFailed');
       expect(Object.keys(res.body.details.fields)).toEqual(expect.arrayContaining(['enabledModel', 'server.ctx_size']));
       expect(existsSync(join(dirs.profiles, 'typos.yaml'))).toBe(false);
@@ -196,14 +208,37 @@ describe('Profiles over HTTP', () => {
       ['tierConfig[0].name', { tierConfig: [{ name: 'huge', maxScore: 1, expectedTimeSeconds: 1 }] }],
       ['tierConfig[0].maxScore', { tierConfig: [{ name: 'fast', maxScore: -1, expectedTimeSeconds: 1 }] }],
       ['tierConfig[0].expectedTimeSeconds', { tierConfig: [{ name: 'fast', maxScore: 1, expectedTimeSeconds: '2' }] }],
-      ['tierConfig', { tierConfig: [{ name: 'fast', maxScore: 1, expectedTimeSeconds: 1 }, { name: 'fast', maxScore: 2, expectedTimeSeconds: 1 }] }],
+      [
+        'tierConfig',
+        {
+          tierConfig: [
+            { name: 'fast', maxScore: 1, expectedTimeSeconds: 1 },
+            { name: 'fast', maxScore: 2, expectedTimeSeconds: 1 },
+          ],
+        },
+      ],
       ['tierConfig', { tierConfig: { name: 'fast' } }],
-      ['twoStage.stage1Tier', { twoStage: { enabled: true, stage1Tier: 'tiny', stage2Tier: 'powerful', stage1MaxTokens: 5 } }],
-      ['twoStage.stage1MaxTokens', { twoStage: { enabled: true, stage1Tier: 'fast', stage2Tier: 'powerful', stage1MaxTokens: 0 } }],
-      ['twoStage.stage1MaxTokens', { twoStage: { enabled: true, stage1Tier: 'fast', stage2Tier: 'powerful', stage1MaxTokens: 2.5 } }],
-      ['twoStage.enabled', { twoStage: { enabled: 'yes', stage1Tier: 'fast', stage2Tier: 'powerful', stage1MaxTokens: 5 } }],
+      [
+        'twoStage.stage1Tier',
+        { twoStage: { enabled: true, stage1Tier: 'tiny', stage2Tier: 'powerful', stage1MaxTokens: 5 } },
+      ],
+      [
+        'twoStage.stage1MaxTokens',
+        { twoStage: { enabled: true, stage1Tier: 'fast', stage2Tier: 'powerful', stage1MaxTokens: 0 } },
+      ],
+      [
+        'twoStage.stage1MaxTokens',
+        { twoStage: { enabled: true, stage1Tier: 'fast', stage2Tier: 'powerful', stage1MaxTokens: 2.5 } },
+      ],
+      [
+        'twoStage.enabled',
+        { twoStage: { enabled: 'yes', stage1Tier: 'fast', stage2Tier: 'powerful', stage1MaxTokens: 5 } },
+      ],
       ['loadBalancing.strategy', { loadBalancing: { enabled: true, strategy: 'fastest', healthCheckInterval: 30 } }],
-      ['loadBalancing.healthCheckInterval', { loadBalancing: { enabled: true, strategy: 'random', healthCheckInterval: -5 } }],
+      [
+        'loadBalancing.healthCheckInterval',
+        { loadBalancing: { enabled: true, strategy: 'random', healthCheckInterval: -5 } },
+      ],
       ['loadBalancing', { loadBalancing: 'round_robin' }],
       ['server.ctxSize', { server: { ctxSize: -1 } }],
       ['server.ctxSize', { server: { ctxSize: 1.5 } }],
@@ -219,7 +254,9 @@ describe('Profiles over HTTP', () => {
       ['description', { description: 'x'.repeat(2001) }],
       ['enabledModels', { enabledModels: Array(1001).fill('a') }],
     ])('is 400 ValidationFailed naming %s for a wrong value', async (field, patch) => {
-      const res = await request(t.url).post(P).send({ ...fullProfile('Wrong types'), ...patch });
+      const res = await request(t.url)
+        .post(P)
+        .send({ ...fullProfile('Wrong types'), ...patch });
       expectError(res, 400, 'ValidationFailed');
       expect(Object.keys(res.body.details.fields)).toContain(field);
       expect(existsSync(join(dirs.profiles, 'wrong-types.yaml'))).toBe(false);
@@ -252,12 +289,16 @@ describe('Profiles over HTTP', () => {
     });
 
     it('is 413 PayloadTooLarge for a body over 1 MB (a 2 MB string)', async () => {
-      const res = await request(t.url).post(P).send(fullProfile('Big', { description: 'x'.repeat(2 * 1024 * 1024) }));
+      const res = await request(t.url)
+        .post(P)
+        .send(fullProfile('Big', { description: 'x'.repeat(2 * 1024 * 1024) }));
       expectError(res, 413, 'PayloadTooLarge');
     });
 
     it('is 400 for a megabyte string inside the limit', async () => {
-      const res = await request(t.url).post(P).send(fullProfile('Big', { name: 'n'.repeat(900_000) }));
+      const res = await request(t.url)
+        .post(P)
+        .send(fullProfile('Big', { name: 'n'.repeat(900_000) }));
       expectError(res, 400, 'ValidationFailed');
       expect(res.text.length).toBeLessThan(10_000);
     });
@@ -267,7 +308,11 @@ describe('Profiles over HTTP', () => {
       ['an unknown key', (d: string) => json.replace(/}$/, `,"junk":${d}}`)],
       ['a known key', (d: string) => json.replace('"extraArgs":[', `"extraArgs":[${d},`)],
       ['aliases', (d: string) => json.replace('"aliases":{', `"aliases":{"x":${d},`)],
-      ['nested objects', (d: string) => json.replace(/}$/, `,"junk":${d.replace(/\[/g, '{"a":').replace(/]/g, '}').replace('{"a":}', '1')}}`)],
+      [
+        'nested objects',
+        (d: string) =>
+          json.replace(/}$/, `,"junk":${d.replace(/\[/g, '{"a":').replace(/]/g, '}').replace('{"a":}', '1')}}`),
+      ],
     ])('is 400 for deep nesting under %s, never 500', async (_what, make) => {
       for (const depth of [50, 5_000, 100_000]) {
         const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -311,9 +356,18 @@ describe('Profiles over HTTP', () => {
 
     it('is 400 for an invalid body and leaves the file as it was', async () => {
       const before = readFileSync(join(dirs.profiles, 'editable.yaml'), 'utf8');
-      expectError(await request(t.url).put(`${P}/editable`).send({ ...fullProfile('x'), unknown: 1 }), 400, 'ValidationFailed');
+      expectError(
+        await request(t.url)
+          .put(`${P}/editable`)
+          .send({ ...fullProfile('x'), unknown: 1 }),
+        400,
+        'ValidationFailed',
+      );
       expectError(await request(t.url).put(`${P}/editable`).set('Content-Type', 'application/json').send('[]'), 400);
-      const deep = JSON.stringify(fullProfile('x')).replace(/}$/, `,"junk":${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+      const deep = JSON.stringify(fullProfile('x')).replace(
+        /}$/,
+        `,"junk":${'['.repeat(50_000)}${']'.repeat(50_000)}}`,
+      );
       expectError(await request(t.url).put(`${P}/editable`).set('Content-Type', 'application/json').send(deep), 400);
       expect(readFileSync(join(dirs.profiles, 'editable.yaml'), 'utf8')).toBe(before);
     });
@@ -322,11 +376,17 @@ describe('Profiles over HTTP', () => {
       expectError(await request(t.url).put(`${P}/Editable`).send(fullProfile('x')), 400, 'InvalidProfileName');
     });
 
-    it.each(['tier', 'thinking', 'enabled'])('reaches a profile whose key is %j (not a registry route)', async (key) => {
-      writeProfileFile(dirs, key, 'name: x\nenabledModels: []\n');
-      await request(t.url).put(`${P}/${key}`).send(fullProfile(`Key ${key}`)).expect(200);
-      expect((await request(t.url).get(`${P}/${key}`).expect(200)).body.name).toBe(`Key ${key}`);
-    });
+    it.each(['tier', 'thinking', 'enabled'])(
+      'reaches a profile whose key is %j (not a registry route)',
+      async (key) => {
+        writeProfileFile(dirs, key, 'name: x\nenabledModels: []\n');
+        await request(t.url)
+          .put(`${P}/${key}`)
+          .send(fullProfile(`Key ${key}`))
+          .expect(200);
+        expect((await request(t.url).get(`${P}/${key}`).expect(200)).body.name).toBe(`Key ${key}`);
+      },
+    );
   });
 
   describe('DELETE /api/models/profiles/{name}', () => {
@@ -368,7 +428,8 @@ describe('Profiles over HTTP', () => {
   describe('OpenAPI document', () => {
     it('documents every profiles route with its status codes, and every profile field with a description and an example', async () => {
       const doc = (await request(t.url).get('/docs-json').expect(200)).body;
-      const codes = (path: string, method: string): string[] => Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
+      const codes = (path: string, method: string): string[] =>
+        Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
       expect(codes(P, 'get')).toEqual(expect.arrayContaining(['200']));
       expect(codes(P, 'post')).toEqual(expect.arrayContaining(['201', '400', '409', '413']));
       expect(codes(`${P}/active`, 'get')).toEqual(expect.arrayContaining(['200']));
@@ -380,9 +441,21 @@ describe('Profiles over HTTP', () => {
         for (const op of Object.values<Record<string, unknown>>(doc.paths[path])) expect(op.tags).toEqual(['profiles']);
       }
       const undocumented: string[] = [];
-      for (const schema of ['ProfileDto', 'TierConfigEntryDto', 'TwoStageDto', 'LoadBalancingDto', 'ProfileServerSettingsDto', 'ProfileWrittenDto', 'ProfileDeletedDto', 'ActivationResultDto']) {
-        for (const [field, prop] of Object.entries<Record<string, unknown>>(doc.components.schemas[schema].properties)) {
-          const example = prop.example !== undefined || ['twoStage', 'loadBalancing', 'server', 'tierConfig'].includes(field);
+      for (const schema of [
+        'ProfileDto',
+        'TierConfigEntryDto',
+        'TwoStageDto',
+        'LoadBalancingDto',
+        'ProfileServerSettingsDto',
+        'ProfileWrittenDto',
+        'ProfileDeletedDto',
+        'ActivationResultDto',
+      ]) {
+        for (const [field, prop] of Object.entries<Record<string, unknown>>(
+          doc.components.schemas[schema].properties,
+        )) {
+          const example =
+            prop.example !== undefined || ['twoStage', 'loadBalancing', 'server', 'tierConfig'].includes(field);
           if (!prop.description || !example) undocumented.push(`${schema}.${field}`);
         }
       }
@@ -409,7 +482,9 @@ describe('Profiles over HTTP', () => {
     });
 
     it('creates a profile once when the same name is POSTed 10 times at once', async () => {
-      const results = await Promise.all(Array.from({ length: 10 }, () => request(t.url).post(P).send(fullProfile('Racer'))));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => request(t.url).post(P).send(fullProfile('Racer'))),
+      );
       expect(results.map((r) => r.status).sort()).toEqual([201, ...Array(9).fill(409)]);
     });
   });
@@ -434,7 +509,10 @@ describe('Profile activation', () => {
       });
       expect(readState(dirs)).toEqual(expect.objectContaining({ activeProfile: 'production' }));
       const active = await request(t.url).get(`${P}/active`).expect(200);
-      expect(active.body).toEqual({ activeProfile: 'production', profile: load(readFileSync(join(dirs.profiles, 'production.yaml'), 'utf8')) });
+      expect(active.body).toEqual({
+        activeProfile: 'production',
+        profile: load(readFileSync(join(dirs.profiles, 'production.yaml'), 'utf8')),
+      });
       expectError(await request(t.url).delete(`${P}/production`), 409, 'ProfileActive');
       await request(t.url).delete(`${P}/development`).expect(200);
 
@@ -482,11 +560,17 @@ describe('Profile activation', () => {
     const dirs = makeTestDirs();
     const t = await createTestApp({ dirs, env: { ACTIVE_PROFILE: 'not-there' } });
     try {
-      expect((await request(t.url).get(`${P}/active`).expect(200)).body).toEqual({ activeProfile: 'not-there', profile: null });
+      expect((await request(t.url).get(`${P}/active`).expect(200)).body).toEqual({
+        activeProfile: 'not-there',
+        profile: null,
+      });
       expect((await request(t.url).get(P).expect(200)).body).toEqual([]);
       // The file appearing later (hand-made) is seen without a restart.
       writeProfileFile(dirs, 'not-there', 'name: Late\nenabledModels: [a]\n');
-      expect((await request(t.url).get(`${P}/active`).expect(200)).body.profile).toEqual({ name: 'Late', enabledModels: ['a'] });
+      expect((await request(t.url).get(`${P}/active`).expect(200)).body.profile).toEqual({
+        name: 'Late',
+        enabledModels: ['a'],
+      });
     } finally {
       await t.close();
       rmSync(dirs.root, { recursive: true, force: true });
@@ -525,7 +609,10 @@ describe('Profile activation', () => {
         aliases: { 'gpt-4o': 'x' },
       });
       writeProfileFile(dirs, 'development', 'name: Broken\nenabledModels: x: y\n');
-      expect((await request(t.url).get(`${P}/active`).expect(200)).body).toEqual({ activeProfile: 'development', profile: null });
+      expect((await request(t.url).get(`${P}/active`).expect(200)).body).toEqual({
+        activeProfile: 'development',
+        profile: null,
+      });
     } finally {
       await t.close();
       rmSync(dirs.root, { recursive: true, force: true });

@@ -19,7 +19,10 @@ describe('llama.cpp provider with the fleet', () => {
   });
 
   it("is connected through the fleet's ready servers when no external llama-server answers", async () => {
-    app = await startFleetApp({ models: ['alpha', 'bravo'], env: { LLM_PROVIDER: 'llamacpp', PROVIDER_CACHE_MS: '0' } });
+    app = await startFleetApp({
+      models: ['alpha', 'bravo'],
+      env: { LLM_PROVIDER: 'llamacpp', PROVIDER_CACHE_MS: '0' },
+    });
     await waitForServers(app, (b) => b.readyServers === 2, 20000, 'both ready');
     const s = await request(app.url).get('/api/llm-status').expect(200);
     expect(s.body).toMatchObject({ provider: 'llamacpp', connected: true, modelName: A, error: null });
@@ -33,7 +36,10 @@ describe('llama.cpp provider with the fleet', () => {
       models: [A, B].map((id) => ({ id, name: id, provider: 'llamacpp', size: null, modifiedAt: null })),
     });
     const auto = await request(app.url).get('/api/models/providers').expect(200);
-    expect(auto.body.providers.find((p: { name: string }) => p.name === 'llamacpp')).toMatchObject({ connected: true, model: A });
+    expect(auto.body.providers.find((p: { name: string }) => p.name === 'llamacpp')).toMatchObject({
+      connected: true,
+      model: A,
+    });
   });
 
   it('lists an external llama-server and the fleet together, and says when the fleet is still starting', async () => {
@@ -53,7 +59,11 @@ describe('llama.cpp provider with the fleet', () => {
     const ready = await request(app.url).get('/api/llm-status').expect(200);
     expect(ready.body).toMatchObject({ connected: true, modelName: A });
 
-    const again = await startLlamaStandin({ alias: 'external_one', port: external.port, env: { STANDIN_LOAD_MS: '0' } });
+    const again = await startLlamaStandin({
+      alias: 'external_one',
+      port: external.port,
+      env: { STANDIN_LOAD_MS: '0' },
+    });
     const both = await request(app.url).get('/api/models').expect(200);
     expect(both.body.models.map((x: { id: string }) => x.id)).toEqual(['external_one', A]);
     await again.stop(500);

@@ -95,14 +95,29 @@ describe('secrets', () => {
         200,
         'MAGI listening',
       );
-      for (const path of ['/api/llm-status', '/api/models', '/api/models/providers', '/api/models/health', '/v1/models']) {
+      for (const path of [
+        '/api/llm-status',
+        '/api/models',
+        '/api/models/providers',
+        '/api/models/health',
+        '/v1/models',
+      ]) {
         const r = await httpRequest(`${base}${path}`, { headers: auth });
         expect(r.status).toBeLessThan(500);
         bodies.push(r.body);
       }
       bodies.push((await httpRequest(`${base}/api/models/pull/broken:1b`, { method: 'POST', headers: auth })).body);
-      bodies.push((await httpRequest(`${base}/api/models/pull/no-such:1b`, { method: 'POST', headers: { ...auth, Accept: 'text/event-stream' } })).body);
-      bodies.push((await httpRequest(`${base}/api/llm-status`, { headers: { Authorization: `Bearer ${OPENAI_KEY}` } })).body);
+      bodies.push(
+        (
+          await httpRequest(`${base}/api/models/pull/no-such:1b`, {
+            method: 'POST',
+            headers: { ...auth, Accept: 'text/event-stream' },
+          })
+        ).body,
+      );
+      bodies.push(
+        (await httpRequest(`${base}/api/llm-status`, { headers: { Authorization: `Bearer ${OPENAI_KEY}` } })).body,
+      );
     } finally {
       proc.kill();
       await proc.exited;
@@ -126,7 +141,15 @@ describe('secrets', () => {
     expect(logs).toMatch(/Upstream answered/); // debug lines of the HTTP port, with URLs
 
     const everything = [...bodies, logs].join('\n');
-    for (const secret of [OPENAI_KEY, LITELLM_KEY, API_TOKEN, URL_PASSWORD, 'MAGISECRET', maskOpenAiKey(OPENAI_KEY), `sk-...${LITELLM_KEY.slice(-4)}`]) {
+    for (const secret of [
+      OPENAI_KEY,
+      LITELLM_KEY,
+      API_TOKEN,
+      URL_PASSWORD,
+      'MAGISECRET',
+      maskOpenAiKey(OPENAI_KEY),
+      `sk-...${LITELLM_KEY.slice(-4)}`,
+    ]) {
       expect({ secret, found: everything.includes(secret) }).toEqual({ secret, found: false });
     }
   });

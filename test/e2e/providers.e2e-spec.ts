@@ -20,7 +20,6 @@ import { startOpenAiFixture, type OpenAiFixture } from '../fixtures/openai-fixtu
 import type { Fixture } from '../fixtures/http-fixture';
 
 const PROVIDERS = ['openai', 'lmstudio', 'ollama', 'llamacpp'];
-const CLOSED = 'http://127.0.0.1:9';
 
 let ollama: OllamaFixture;
 let lmstudio: LmStudioFixture;
@@ -86,14 +85,20 @@ describe.each(PROVIDERS)('LLM_PROVIDER=%s with every provider up', (name) => {
   it('reports that provider connected in every route', async () => {
     const { status, models, providers, health } = await getAll(t);
     expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ provider: name, connected: true, modelName: EXPECTED[name].model, error: null });
+    expect(status.body).toMatchObject({
+      provider: name,
+      connected: true,
+      modelName: EXPECTED[name].model,
+      error: null,
+    });
     expect(status.body.availableProviders).toEqual(PROVIDERS);
     expect(typeof status.body.metadata).toBe('object');
 
     expect(models.status).toBe(200);
     expect(models.body.provider).toBe(name);
     expect(models.body.models.map((m: { id: string }) => m.id)).toEqual(EXPECTED[name].ids);
-    for (const m of models.body.models) expect(Object.keys(m).sort()).toEqual(['id', 'modifiedAt', 'name', 'provider', 'size']);
+    for (const m of models.body.models)
+      expect(Object.keys(m).sort()).toEqual(['id', 'modifiedAt', 'name', 'provider', 'size']);
     expect(models.body.models.every((m: { provider: string }) => m.provider === name)).toBe(true);
 
     expect(providers.status).toBe(200);
@@ -202,13 +207,23 @@ describe('LLM_PROVIDER=auto', () => {
     const t = await boot({ LLM_PROVIDER: 'auto', OPENAI_API_KEY: 'sk-x', OPENAI_VERIFY: 'true' });
     const { status, models, providers, health } = await getAll(t);
     expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ provider: 'auto', connected: false, modelName: null, error: 'No providers available' });
+    expect(status.body).toMatchObject({
+      provider: 'auto',
+      connected: false,
+      modelName: null,
+      error: 'No providers available',
+    });
     expect(Object.keys(status.body.metadata.tried)).toEqual(PROVIDERS);
     expect(models.status).toBe(503);
     expect(models.body).toMatchObject({ error: 'ProviderUnavailable', details: { provider: 'auto' } });
     expect(models.body.message).toMatch(/No providers available/);
     expect(providers.body.activeProvider).toBe('auto');
-    expect(providers.body.providers.map((p: { connected: boolean }) => p.connected)).toEqual([false, false, false, false]);
+    expect(providers.body.providers.map((p: { connected: boolean }) => p.connected)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(health.body).toMatchObject({ provider: 'auto', healthy: false, error: 'No providers available' });
   });
 });
@@ -227,7 +242,12 @@ describe('OpenAI', () => {
     const s = await request(good.url).get('/api/llm-status').expect(200);
     expect(s.body).toMatchObject({ connected: true, metadata: { verified: true, modelAvailable: true } });
 
-    const bad = await boot({ ...allUp(), LLM_PROVIDER: 'openai', OPENAI_VERIFY: 'true', OPENAI_API_KEY: 'sk-wrong-key-0123456789' });
+    const bad = await boot({
+      ...allUp(),
+      LLM_PROVIDER: 'openai',
+      OPENAI_VERIFY: 'true',
+      OPENAI_API_KEY: 'sk-wrong-key-0123456789',
+    });
     const b = await request(bad.url).get('/api/llm-status').expect(200);
     expect(b.body.connected).toBe(false);
     expect(b.body.error).toMatch(/rejected the API key.*HTTP 401/);
@@ -256,7 +276,9 @@ describe('LM Studio', () => {
       const t = await boot({ LLM_PROVIDER: 'lmstudio', LMSTUDIO_BASE_URL: `${emptyOllama.url}/v1` });
       const s = await request(t.url).get('/api/llm-status').expect(200);
       expect(s.body.connected).toBe(false);
-      expect(s.body.error).toMatch(/unexpected answer .*an empty model list, and .*\/api\/v0\/models is not LM Studio's/);
+      expect(s.body.error).toMatch(
+        /unexpected answer .*an empty model list, and .*\/api\/v0\/models is not LM Studio's/,
+      );
       expect(emptyOllama.hits['/api/v0/models']).toBe(1);
     } finally {
       await emptyOllama.close();
@@ -357,7 +379,12 @@ describe('fingerprints: the wrong server or a web page is not connected', () => 
 
 describe('timeouts', () => {
   it('answers /api/models/providers within about one timeout with every provider hanging', async () => {
-    const hanging = await Promise.all([startOpenAiFixture(), startLmStudioFixture(), startOllamaFixture(), startLmStudioFixture()]);
+    const hanging = await Promise.all([
+      startOpenAiFixture(),
+      startLmStudioFixture(),
+      startOllamaFixture(),
+      startLmStudioFixture(),
+    ]);
     try {
       await Promise.all(hanging.map((f) => f.setMode('hang')));
       const [o, l, ol, ll] = hanging;
@@ -365,7 +392,7 @@ describe('timeouts', () => {
       const t = await boot({
         LLM_PROVIDER: 'auto',
         PROVIDER_TIMEOUT_MS: String(timeoutMs),
-        OPENAI_API_KEY: o.apiKey as string,
+        OPENAI_API_KEY: o.apiKey,
         OPENAI_VERIFY: 'true',
         OPENAI_BASE_URL: `${o.url}/v1`,
         LMSTUDIO_BASE_URL: `${l.url}/v1`,
@@ -398,7 +425,10 @@ describe('timeouts of the model list', () => {
       const started = Date.now();
       const r = await request(t.url).get('/api/models').expect(503);
       expect(Date.now() - started).toBeLessThan(1200);
-      expect(r.body).toMatchObject({ error: 'ProviderUnavailable', details: { provider: 'ollama', reason: 'listing models timed out after 400 ms' } });
+      expect(r.body).toMatchObject({
+        error: 'ProviderUnavailable',
+        details: { provider: 'ollama', reason: 'listing models timed out after 400 ms' },
+      });
     } finally {
       await hanging.close();
     }
@@ -426,7 +456,9 @@ describe('cache and shared checks', () => {
         LLAMACPP_BASE_URL: llama.url,
       });
       const routes = ['/api/models/providers', '/api/llm-status', '/api/models/health'];
-      const res = await Promise.all(Array.from({ length: 20 }, (_, i) => request(t.url).get(routes[i % routes.length])));
+      const res = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => request(t.url).get(routes[i % routes.length])),
+      );
       expect(res.every((r) => r.status === 200)).toBe(true);
       expect(o.hits['/v1/models']).toBe(1);
       expect(l.hits['/v1/models']).toBe(1);

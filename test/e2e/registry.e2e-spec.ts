@@ -9,7 +9,8 @@ import { writeGgufFile } from '../support/gguf-writer';
 const expected = loadExpected();
 
 function copyCorpus(dirs: TestDirs): void {
-  for (const f of readdirSync(CORPUS_DIR)) if (f.endsWith('.gguf')) copyFileSync(join(CORPUS_DIR, f), join(dirs.models, f));
+  for (const f of readdirSync(CORPUS_DIR))
+    if (f.endsWith('.gguf')) copyFileSync(join(CORPUS_DIR, f), join(dirs.models, f));
 }
 
 type Model = Record<string, any>;
@@ -96,7 +97,11 @@ describe('Registry over HTTP (GGUF corpus)', () => {
     });
     it('answers 404 ModelNotFound for an unknown id', async () => {
       const res = await request(t.url).get('/api/models/registry/nope').expect(404);
-      expect(res.body).toEqual({ error: 'ModelNotFound', message: "Model 'nope' not found", details: { modelId: 'nope' } });
+      expect(res.body).toEqual({
+        error: 'ModelNotFound',
+        message: "Model 'nope' not found",
+        details: { modelId: 'nope' },
+      });
     });
   });
 
@@ -118,13 +123,17 @@ describe('Registry over HTTP (GGUF corpus)', () => {
     });
     it('answers 400 when tier is missing or extra keys are sent', async () => {
       const id = byFile('phi-4-Q4_K_M.gguf').modelId;
-      expect((await request(t.url).put(`/api/models/${id}/tier`).send({}).expect(400)).body.error).toBe('ValidationFailed');
+      expect((await request(t.url).put(`/api/models/${id}/tier`).send({}).expect(400)).body.error).toBe(
+        'ValidationFailed',
+      );
       const res = await request(t.url).put(`/api/models/${id}/tier`).send({ tier: 'fast', tierr: 1 }).expect(400);
       expect(res.body.error).toBe('ValidationFailed');
       expect(JSON.stringify(res.body.details)).toContain('tierr');
     });
     it('answers 404 for an unknown model', async () => {
-      expect((await request(t.url).put('/api/models/nope/tier').send({ tier: 'fast' }).expect(404)).body.error).toBe('ModelNotFound');
+      expect((await request(t.url).put('/api/models/nope/tier').send({ tier: 'fast' }).expect(404)).body.error).toBe(
+        'ModelNotFound',
+      );
     });
   });
 
@@ -176,21 +185,46 @@ describe('Registry over HTTP (GGUF corpus)', () => {
   describe('POST /api/models/rescan', () => {
     it('answers 200 with counts and reads nothing again when nothing changed', async () => {
       const res = await request(t.url).post('/api/models/rescan').expect(200);
-      expect(res.body).toMatchObject({ modelsFound: expected.models.length, modelsAdded: 0, modelsRemoved: 0, added: [], removed: [] });
+      expect(res.body).toMatchObject({
+        modelsFound: expected.models.length,
+        modelsAdded: 0,
+        modelsRemoved: 0,
+        added: [],
+        removed: [],
+      });
       expect(typeof res.body.message).toBe('string');
       expect(typeof res.body.timestamp).toBe('string');
     });
     it('counts added and removed models as numbers and lists their ids', async () => {
       const file = join(t.dirs.models, 'Rescan-Probe-3B-Q4_K_M.gguf');
-      await writeGgufFile(file, { name: 'Rescan Probe 3B', basename: 'rescan-probe', sizeLabel: '3B', fileType: 15, parameterCount: 3e9 });
+      await writeGgufFile(file, {
+        name: 'Rescan Probe 3B',
+        basename: 'rescan-probe',
+        sizeLabel: '3B',
+        fileType: 15,
+        parameterCount: 3e9,
+      });
       let res = await request(t.url).post('/api/models/rescan').expect(200);
-      expect(res.body).toMatchObject({ modelsFound: expected.models.length + 1, modelsAdded: 1, modelsRemoved: 0, removed: [] });
+      expect(res.body).toMatchObject({
+        modelsFound: expected.models.length + 1,
+        modelsAdded: 1,
+        modelsRemoved: 0,
+        removed: [],
+      });
       expect(res.body.added).toHaveLength(1);
       const id: string = res.body.added[0];
-      expect((await request(t.url).get(`/api/models/registry/${id}`).expect(200)).body.filename).toBe('Rescan-Probe-3B-Q4_K_M.gguf');
+      expect((await request(t.url).get(`/api/models/registry/${id}`).expect(200)).body.filename).toBe(
+        'Rescan-Probe-3B-Q4_K_M.gguf',
+      );
       rmSync(file);
       res = await request(t.url).post('/api/models/rescan').expect(200);
-      expect(res.body).toMatchObject({ modelsFound: expected.models.length, modelsAdded: 0, modelsRemoved: 1, added: [], removed: [id] });
+      expect(res.body).toMatchObject({
+        modelsFound: expected.models.length,
+        modelsAdded: 0,
+        modelsRemoved: 1,
+        added: [],
+        removed: [id],
+      });
       await request(t.url).get(`/api/models/registry/${id}`).expect(404);
     });
   });
@@ -203,7 +237,11 @@ describe('Registry over HTTP (GGUF corpus)', () => {
     });
     it('answers 400 for invalid JSON and 413 for a body over 1 MB', async () => {
       const id = byFile('phi-4-Q4_K_M.gguf').modelId;
-      let res = await request(t.url).put(`/api/models/${id}/tier`).set('content-type', 'application/json').send('{"tier":').expect(400);
+      let res = await request(t.url)
+        .put(`/api/models/${id}/tier`)
+        .set('content-type', 'application/json')
+        .send('{"tier":')
+        .expect(400);
       expect(isErrorShape(res.body)).toBe(true);
       res = await request(t.url)
         .put(`/api/models/${id}/tier`)
@@ -218,7 +256,8 @@ describe('Registry over HTTP (GGUF corpus)', () => {
 describe('Registry persistence', () => {
   it('keeps overrides across a rescan and a restart, and ids stay with their files', async () => {
     const dirs = makeTestDirs();
-    for (const f of ['Qwen3-4B-Q4_K_M.gguf', 'phi-4-Q4_K_M.gguf']) copyFileSync(join(CORPUS_DIR, f), join(dirs.models, f));
+    for (const f of ['Qwen3-4B-Q4_K_M.gguf', 'phi-4-Q4_K_M.gguf'])
+      copyFileSync(join(CORPUS_DIR, f), join(dirs.models, f));
     let t = await createTestApp({ dirs });
     const ids = Object.keys((await request(t.url).get('/api/models/registry')).body.models).sort();
     const phi = ids.find((i) => i.startsWith('phi'))!;
@@ -278,7 +317,13 @@ describe('Concurrent overrides', () => {
     const ids = Object.keys((await request(t.url).get('/api/models/registry').expect(200)).body.models).sort();
     expect(ids).toHaveLength(50);
     const wanted = (i: number): string => ['fast', 'balanced', 'powerful'][i % 3];
-    const answers = await Promise.all(ids.map((id, i) => request(t.url).put(`/api/models/${id}/tier`).send({ tier: wanted(i) })));
+    const answers = await Promise.all(
+      ids.map((id, i) =>
+        request(t.url)
+          .put(`/api/models/${id}/tier`)
+          .send({ tier: wanted(i) }),
+      ),
+    );
     expect(answers.map((r) => r.status)).toEqual(ids.map(() => 200));
     // What is on disk, as the next start reads it.
     const onDisk = JSON.parse(readFileSync(join(dirs.data, 'model_registry.json'), 'utf8')).models;

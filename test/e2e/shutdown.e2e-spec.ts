@@ -10,7 +10,15 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { buildPrivateDist } from '../support/build';
 import { makeTestDirs, testEnv } from '../support/create-test-app';
-import { STANDIN_PATH, freePort, freePortRange, httpRequest, isPidAlive, listProcesses, waitFor } from '../support/fixtures';
+import {
+  STANDIN_PATH,
+  freePort,
+  freePortRange,
+  httpRequest,
+  isPidAlive,
+  listProcesses,
+  waitFor,
+} from '../support/fixtures';
 import { idOf, parseEvents, pidsOf, writeModel, writeProfile } from './fleet.helpers';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -18,7 +26,11 @@ const ROOT = resolve(__dirname, '..', '..');
 jest.setTimeout(300_000);
 
 /** Temp folders with models alpha and bravo, a profile enabling both on stand-ins that log their events, and MAGI's environment. */
-async function twoServerFleet(prefix: string, magiEnv: Record<string, string> = {}, standinEnv: Record<string, string> = {}) {
+async function twoServerFleet(
+  prefix: string,
+  magiEnv: Record<string, string> = {},
+  standinEnv: Record<string, string> = {},
+) {
   const dirs = makeTestDirs(prefix);
   await writeModel(dirs.models, 'alpha');
   await writeModel(dirs.models, 'bravo');
@@ -48,7 +60,10 @@ describe('npm start on a fresh folder', () => {
     const dirs = makeTestDirs('magi-npm-start-empty-');
     writeProfile(dirs, 'development', [idOf('alpha')]);
     const port = await freePort();
-    const env = { ...process.env, ...testEnv(dirs, { PORT: String(port), ACTIVE_PROFILE: 'development', LOG_LEVEL: 'info' }) };
+    const env = {
+      ...process.env,
+      ...testEnv(dirs, { PORT: String(port), ACTIVE_PROFILE: 'development', LOG_LEVEL: 'info' }),
+    };
     const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -70,7 +85,14 @@ describe('npm start on a fresh folder', () => {
       expect(output).toContain(`MAGI listens on ${url} (Swagger UI at ${url}/docs)`);
       const docs = (await httpRequest(`http://127.0.0.1:${port}/docs-json`)).json();
       expect(docs.openapi).toMatch(/^3\./);
-      expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/models/registry', '/api/models/servers', '/v1/chat/completions', '/health/ready']));
+      expect(Object.keys(docs.paths)).toEqual(
+        expect.arrayContaining([
+          '/api/models/registry',
+          '/api/models/servers',
+          '/v1/chat/completions',
+          '/health/ready',
+        ]),
+      );
       // The build ran the Swagger plugin: DTO fields carry their JSDoc descriptions.
       expect(docs.components.schemas.DiscoveredModelDto.properties.modelId.description).toMatch(/URL-safe/);
       const registry = (await httpRequest(`http://127.0.0.1:${port}/api/models/registry`)).json();
@@ -106,7 +128,11 @@ describe('npm start on a fresh folder', () => {
 
 describe('npm start, then SIGTERM', () => {
   it('stops the fleet and exits cleanly, leaving no process behind', async () => {
-    const { dirs, stateFile, port, env } = await twoServerFleet('magi-npm-start-', { LOG_LEVEL: 'info', FLEET_STOP_GRACE_SECONDS: '3' }, { STANDIN_FORK_GRANDCHILD: '1' });
+    const { dirs, stateFile, port, env } = await twoServerFleet(
+      'magi-npm-start-',
+      { LOG_LEVEL: 'info', FLEET_STOP_GRACE_SECONDS: '3' },
+      { STANDIN_FORK_GRANDCHILD: '1' },
+    );
     // Its own process group, so a failing test can still clean up everything it started.
     const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -115,7 +141,6 @@ describe('npm start, then SIGTERM', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
       npm.on('exit', (code, signal) => r({ code, signal })),
     );
-    let serverPid = 0;
     try {
       // prestart runs `nest build` first: allow it time on a busy machine.
       await waitFor(
@@ -130,9 +155,11 @@ describe('npm start, then SIGTERM', () => {
       );
       // `exec` in the start script makes node the child npm forwards signals to (a plain
       // `sh -c node …` would take the SIGTERM and orphan node).
-      const server = listProcesses().find((p) => p.pgid === npm.pid && /node$/.test(p.cmdline[0] ?? '') && p.cmdline.includes('dist/main.js'));
+      const server = listProcesses().find(
+        (p) => p.pgid === npm.pid && /node$/.test(p.cmdline[0] ?? '') && p.cmdline.includes('dist/main.js'),
+      );
       expect(server).toBeDefined();
-      serverPid = server!.pid;
+      const serverPid = server!.pid;
       const fleet = (await httpRequest(`http://127.0.0.1:${port}/api/models/servers`)).json();
       expect(fleet.servers.map((s: { modelId: string }) => s.modelId)).toEqual([idOf('alpha'), idOf('bravo')]);
       const events = parseEvents(readFileSync(stateFile, 'utf8'));
@@ -153,7 +180,9 @@ describe('npm start, then SIGTERM', () => {
       expect(exit!.code === 0 || exit!.code === 143 || exit!.signal === 'SIGTERM').toBe(true);
       expect(isPidAlive(serverPid)).toBe(false);
       expect(fleetPids.filter(isPidAlive)).toEqual([]);
-      expect(listProcesses().filter((p) => (p.pgid === npm.pid || fleetPids.includes(p.pgid)) && p.state !== 'Z')).toEqual([]);
+      expect(
+        listProcesses().filter((p) => (p.pgid === npm.pid || fleetPids.includes(p.pgid)) && p.state !== 'Z'),
+      ).toEqual([]);
       // The fleet was stopped by MAGI: each server got its own SIGTERM (the stand-ins run in
       // their own process groups, which the signal to npm does not reach).
       expect(parseEvents(readFileSync(stateFile, 'utf8')).filter((e) => e.event === 'sigterm')).toHaveLength(2);

@@ -11,7 +11,6 @@ const RESULTS = join(__dirname, '..', '..', 'test-results');
 // In CI the browser must be there (a missing one fails the run); elsewhere the test says why it skips.
 const describeBrowser = CHROMIUM || process.env.CI ? describe : describe.skip;
 if (!CHROMIUM && !process.env.CI) {
-  // eslint-disable-next-line no-console
   console.warn('Swagger UI browser test skipped: no chromium at /usr/bin/chromium (apt-get install chromium)');
 }
 
@@ -26,7 +25,15 @@ describeBrowser('Swagger UI in a real browser', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM ?? '/usr/bin/chromium',
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60_000);
 
@@ -40,7 +47,9 @@ describeBrowser('Swagger UI in a real browser', () => {
     await page.goto(`${t.url}/docs`, { waitUntil: 'networkidle' });
     await page.waitForSelector('.opblock-tag', { timeout: 20_000 });
     const tags = await page.$$eval('.opblock-tag', (els) => els.map((e) => e.getAttribute('data-tag')));
-    expect(tags).toEqual(expect.arrayContaining(['registry', 'profiles', 'servers', 'providers', 'openai', 'health', 'metrics']));
+    expect(tags).toEqual(
+      expect.arrayContaining(['registry', 'profiles', 'servers', 'providers', 'openai', 'health', 'metrics']),
+    );
 
     const op = page.locator('.opblock-get', { has: page.locator('[data-path="/api/models/registry"]') }).first();
     await op.locator('.opblock-summary').click();

@@ -13,7 +13,7 @@ jest.setTimeout(60000);
 
 const LITELLM_IDS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet'];
 
-function expectOpenAiList(body: any): string[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+function expectOpenAiList(body: any): string[] {
   expect(body.object).toBe('list');
   expect(Array.isArray(body.data)).toBe(true);
   for (const m of body.data) {
@@ -116,7 +116,9 @@ describe('with LiteLLM', () => {
     const t = await boot({ API_TOKENS: 'magi-token' });
     const no = await request(t.url).get('/v1/models').expect(401);
     expect(no.headers['www-authenticate']).toBe('Bearer');
-    expect(no.body).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    expect(no.body).toEqual({
+      error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+    });
     await request(t.url).get('/v1/models').set('Authorization', 'Bearer nope').expect(401);
     expect(litellm.hits['/v1/models'] ?? 0).toBe(0);
     const ok = await request(t.url).get('/v1/models').set('Authorization', 'Bearer magi-token').expect(200);
@@ -170,7 +172,12 @@ describe('with a fleet', () => {
       app = await startFleetApp({
         models: ['alpha', 'bravo'],
         enabledModels: [A],
-        env: { LITELLM_BASE_URL: litellm.url, LITELLM_API_KEY: litellm.apiKey, MODELS_CACHE_TTL: '0.5', FALLBACK_MODELS: 'gpt-4o,fallback-x' },
+        env: {
+          LITELLM_BASE_URL: litellm.url,
+          LITELLM_API_KEY: litellm.apiKey,
+          MODELS_CACHE_TTL: '0.5',
+          FALLBACK_MODELS: 'gpt-4o,fallback-x',
+        },
       });
     });
     afterAll(async () => {

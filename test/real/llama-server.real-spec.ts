@@ -18,7 +18,9 @@ import { writeGgufFile } from '../support/gguf-writer';
 const BINARY = process.env.LLAMA_SERVER_PATH ?? '';
 const MODEL = process.env.LLAMA_TEST_MODEL ?? '';
 if (!existsSync(BINARY) || !existsSync(MODEL)) {
-  throw new Error('npm run test:real needs LLAMA_SERVER_PATH (a llama-server binary) and LLAMA_TEST_MODEL (a .gguf it can load)');
+  throw new Error(
+    'npm run test:real needs LLAMA_SERVER_PATH (a llama-server binary) and LLAMA_TEST_MODEL (a .gguf it can load)',
+  );
 }
 
 interface Server {
@@ -37,11 +39,14 @@ describe('MAGI on a real llama-server', () => {
   let modelId: string;
   let openai: OpenAI;
 
-  const servers = async (): Promise<Server[]> => (await httpRequest(`${t.url}/api/models/servers`)).json<{ servers: Server[] }>().servers;
+  const servers = async (): Promise<Server[]> =>
+    (await httpRequest(`${t.url}/api/models/servers`)).json<{ servers: Server[] }>().servers;
   const server = async (id = modelId): Promise<Server> => (await servers()).find((s) => s.modelId === id)!;
   /** A gateway counter of this model in /metrics (0 before its first sample). */
   const counter = async (name: string): Promise<number> =>
-    Number(new RegExp(`${name}\\{model="${modelId}"\\} (\\d+)`).exec((await httpRequest(`${t.url}/metrics`)).body)?.[1] ?? 0);
+    Number(
+      new RegExp(`${name}\\{model="${modelId}"\\} (\\d+)`).exec((await httpRequest(`${t.url}/metrics`)).body)?.[1] ?? 0,
+    );
   const slots = async (port: number): Promise<Array<{ id: number; is_processing: boolean }>> =>
     (await httpRequest(`http://127.0.0.1:${port}/slots`)).json();
 
@@ -78,7 +83,12 @@ describe('MAGI on a real llama-server', () => {
       },
     });
     openai = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const ready = await waitFor(async () => (await servers()).find((s) => s.state === 'ready'), 60_000, 100, 'a ready server');
+    const ready = await waitFor(
+      async () => (await servers()).find((s) => s.state === 'ready'),
+      60_000,
+      100,
+      'a ready server',
+    );
     modelId = ready.modelId;
   });
 
@@ -88,17 +98,24 @@ describe('MAGI on a real llama-server', () => {
   });
 
   it('reports the model whose file does not load as failed, with llama-server’s reason', async () => {
-    const broken = await waitFor(async () => {
-      const s = (await servers()).find((x) => x.modelId.startsWith('broken'));
-      return s && s.state === 'failed' ? s : null;
-    }, 60_000, 100, 'broken model failed');
+    const broken = await waitFor(
+      async () => {
+        const s = (await servers()).find((x) => x.modelId.startsWith('broken'));
+        return s && s.state === 'failed' ? s : null;
+      },
+      60_000,
+      100,
+      'broken model failed',
+    );
     expect(broken.lastError).toMatch(/load/i);
     // The good one is unaffected.
     expect((await server()).state).toBe('ready');
   });
 
   it('answers chat by alias and by tier, and completions by id, through the openai client', async () => {
-    const byAlias = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }).withResponse();
+    const byAlias = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })
+      .withResponse();
     expect(byAlias.response.headers.get('x-magi-model')).toBe(modelId);
     expect(byAlias.data.usage?.completion_tokens).toBe(4);
     expect(typeof byAlias.data.choices[0].message.content).toBe('string');
@@ -131,7 +148,8 @@ describe('MAGI on a real llama-server', () => {
     const statuses = await Promise.all(
       Array.from({ length: 4 }, async () => {
         const seen: number[] = [];
-        for (let i = 0; i < 25; i++) seen.push((await httpRequest(`${t.url}/v1/chat/completions`, { body, timeoutMs: 30_000 })).status);
+        for (let i = 0; i < 25; i++)
+          seen.push((await httpRequest(`${t.url}/v1/chat/completions`, { body, timeoutMs: 30_000 })).status);
         return seen;
       }),
     );
@@ -144,7 +162,13 @@ describe('MAGI on a real llama-server', () => {
     const abort = new AbortController();
     const stream = await openai.chat.completions.create(
       // long enough to still be generating when the client leaves
-      { model: modelId, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2000, stream: true, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsStreaming,
+      {
+        model: modelId,
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 2000,
+        stream: true,
+        ignore_eos: true,
+      } as OpenAI.ChatCompletionCreateParamsStreaming,
       { signal: abort.signal },
     );
     let chunks = 0;
@@ -161,18 +185,30 @@ describe('MAGI on a real llama-server', () => {
     }
     expect(busyWhenLeaving).toBe(true);
     expect(chunks).toBeLessThan(2000);
-    await waitFor(async () => (await slots(port!)).every((s) => !s.is_processing), 200, 10, 'every slot idle within 200 ms');
+    await waitFor(
+      async () => (await slots(port!)).every((s) => !s.is_processing),
+      200,
+      10,
+      'every slot idle within 200 ms',
+    );
   });
 
   it('restarts a llama-server that is killed, and the gateway routes to the new one', async () => {
     const before = await server();
     process.kill(before.pid!, 'SIGKILL');
-    const after = await waitFor(async () => {
-      const s = await server();
-      return s.state === 'ready' && s.pid !== before.pid ? s : null;
-    }, 60_000, 100, 'restarted and ready');
+    const after = await waitFor(
+      async () => {
+        const s = await server();
+        return s.state === 'ready' && s.pid !== before.pid ? s : null;
+      },
+      60_000,
+      100,
+      'restarted and ready',
+    );
     expect(after.restarts).toBe(before.restarts + 1);
-    const answer = await openai.chat.completions.create({ model: modelId, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }).withResponse();
+    const answer = await openai.chat.completions
+      .create({ model: modelId, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })
+      .withResponse();
     expect(answer.response.headers.get('x-magi-upstream')).toBe(String(after.port));
   });
 

@@ -6,5 +6,8 @@ import { PROJECT_ROOT } from './build';
 export function recordFigures(name: string, figures: Record<string, unknown>): void {
   const dir = join(PROJECT_ROOT, 'test-results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ ...figures, at: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, `${name}.json`),
+    `${JSON.stringify({ ...figures, at: new Date().toISOString() }, null, 2)}\n`,
+  );
 }

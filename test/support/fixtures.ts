@@ -68,7 +68,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (e) {
       lastError = e;
     }
@@ -86,7 +86,7 @@ export interface HttpResult {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  json<T = any>(): T; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json<T = any>(): T;
 }
 
 /**
@@ -105,16 +105,22 @@ export function httpRequest(
       headers['content-type'] ??= 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    const req = http.request(url, { method: opts.method ?? (payload ? 'POST' : 'GET'), headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        resolveReq({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
-      });
-    });
-    req.setTimeout(opts.timeoutMs ?? 5000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    const req = http.request(
+      url,
+      { method: opts.method ?? (payload ? 'POST' : 'GET'), headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolveReq({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        });
+      },
+    );
+    req.setTimeout(opts.timeoutMs ?? 5000, () =>
+      req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', reject);
     req.end(payload);
   });

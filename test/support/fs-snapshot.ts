@@ -5,7 +5,11 @@ import { join } from 'node:path';
  * Path → "size:mtime" of every entry below `root` (not following links), skipping
  * `skip` folder names. Two snapshots compared show what was created, changed or deleted.
  */
-export function snapshotTree(root: string, skip: string[] = ['node_modules', '.git'], out = new Map<string, string>()): Map<string, string> {
+export function snapshotTree(
+  root: string,
+  skip: string[] = ['node_modules', '.git'],
+  out = new Map<string, string>(),
+): Map<string, string> {
   let entries: string[];
   try {
     entries = readdirSync(root);

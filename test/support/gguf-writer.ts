@@ -10,7 +10,6 @@
  */
 import { open, writeFile } from 'fs/promises';
 import type { FileHandle } from 'fs/promises';
-import * as path from 'path';
 import { ByteSource, GgufType } from '../../src/registry/gguf/gguf-reader';
 import { CORPUS_DIR } from './corpus';
 
@@ -407,7 +406,11 @@ export async function writeBrokenGgufFile(
       return writeFile(filePath, bytes);
     case 'huge-string': {
       // A first KV whose string value claims 2^60 bytes; whatever follows is never reached.
-      const bad = new Bytes(64).str('general.name').u32(GgufType.STRING).u64(1n << 60n).done();
+      const bad = new Bytes(64)
+        .str('general.name')
+        .u32(GgufType.STRING)
+        .u64(1n << 60n)
+        .done();
       bytes.writeBigUInt64LE(bytes.readBigUInt64LE(16) + 1n, 16);
       return writeFile(filePath, Buffer.concat([bytes.subarray(0, 24), bad, bytes.subarray(24)]));
     }

@@ -45,10 +45,16 @@ export function toAppError(exception: unknown, req?: Request): AppError {
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     if (status === 404 && req) {
-      return new AppError('RouteNotFound', 404, `Route ${req.method} ${req.path} not found`, {
-        method: req.method,
-        path: req.path,
-      }, 'not_found');
+      return new AppError(
+        'RouteNotFound',
+        404,
+        `Route ${req.method} ${req.path} not found`,
+        {
+          method: req.method,
+          path: req.path,
+        },
+        'not_found',
+      );
     }
     const res = exception.getResponse();
     const message =

@@ -28,7 +28,12 @@ export class OpenAiErrorDetailDto {
    */
   type: string;
   /** The offending parameter, when one is known. */
-  @ApiProperty({ type: String, nullable: true, example: null, description: 'The offending parameter, when one is known.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'The offending parameter, when one is known.',
+  })
   param: string | null;
   /**
    * Stable machine-readable code.

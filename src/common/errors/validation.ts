@@ -5,7 +5,11 @@ import { ValidationFailedError } from './app-error';
 export function flattenValidationErrors(errors: ValidationError[], prefix = ''): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const e of errors) {
-    const key = prefix ? (/^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : `${prefix}.${e.property}`) : e.property;
+    const key = prefix
+      ? /^\d+$/.test(e.property)
+        ? `${prefix}[${e.property}]`
+        : `${prefix}.${e.property}`
+      : e.property;
     if (e.constraints) out[key] = Object.values(e.constraints);
     if (e.children?.length) Object.assign(out, flattenValidationErrors(e.children, key));
   }
@@ -23,10 +27,9 @@ export function createValidationPipe(): ValidationPipe {
     exceptionFactory: (errors) => {
       const fields = flattenValidationErrors(errors);
       const names = Object.keys(fields);
-      return new ValidationFailedError(
-        names.length ? `Invalid request: ${names.join(', ')}` : 'Invalid request body',
-        { fields },
-      );
+      return new ValidationFailedError(names.length ? `Invalid request: ${names.join(', ')}` : 'Invalid request body', {
+        fields,
+      });
     },
   });
 }

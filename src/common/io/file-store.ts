@@ -114,7 +114,10 @@ export class NodeFileStore extends FileStore {
   async listFiles(dir: string): Promise<string[]> {
     try {
       const entries = await fs.readdir(dir, { withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+        .sort();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;

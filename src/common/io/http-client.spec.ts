@@ -20,13 +20,16 @@ describe('redactSecrets', () => {
       `key ${KEY} and Bearer abc.def-123, Basic dXNlcjpwdw==; https://user:pw@host:1/x?api_key=zzz&key=yyy&ok=1 ` +
       'echoed sk-ab***********wxyz and sk-...wxyz token=ttt';
     const out = redactSecrets(text, [KEY]);
-    for (const s of [KEY, 'abc.def-123', 'dXNlcjpwdw==', 'user:pw', 'zzz', 'yyy', 'wxyz', 'ttt']) expect(out).not.toContain(s);
+    for (const s of [KEY, 'abc.def-123', 'dXNlcjpwdw==', 'user:pw', 'zzz', 'yyy', 'wxyz', 'ttt'])
+      expect(out).not.toContain(s);
     expect(out).toContain('ok=1');
     expect(out).toContain('https://[redacted]@host:1/x');
   });
 
   it('leaves ordinary text alone', () => {
-    expect(redactSecrets('pull model manifest: file does not exist', [KEY])).toBe('pull model manifest: file does not exist');
+    expect(redactSecrets('pull model manifest: file does not exist', [KEY])).toBe(
+      'pull model manifest: file does not exist',
+    );
   });
 });
 
@@ -102,7 +105,9 @@ describe('AxiosHttpClient', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(e).toBeInstanceOf(HttpError);
     expect((e as HttpError).kind).toBe('timeout');
-    expect((e as HttpError).message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/hang\?key=\[redacted\] timed out after 150 ms$/);
+    expect((e as HttpError).message).toMatch(
+      /^GET http:\/\/127\.0\.0\.1:\d+\/hang\?key=\[redacted\] timed out after 150 ms$/,
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(closedRequests).toBe(before + 1);
   });

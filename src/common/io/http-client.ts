@@ -94,7 +94,8 @@ export abstract class HttpClient {
 
 function lowerHeaders(h: AxiosResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) if (v != null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  for (const [k, v] of Object.entries(h ?? {}))
+    if (v != null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
   return out;
 }
 
@@ -157,7 +158,10 @@ export class AxiosHttpClient extends HttpClient implements OnModuleDestroy {
       const latencyMs = Math.round(performance.now() - started);
       let text = typeof res.data === 'string' ? res.data : res.data == null ? '' : String(res.data);
       if (res.status >= 400) text = this.redact(text);
-      this.logger.debug({ method: req.method ?? 'GET', url: this.redact(req.url), status: res.status, latencyMs }, 'Upstream answered');
+      this.logger.debug(
+        { method: req.method ?? 'GET', url: this.redact(req.url), status: res.status, latencyMs },
+        'Upstream answered',
+      );
       return { status: res.status, headers: lowerHeaders(res.headers), text, json: parseJson(text), latencyMs };
     } catch (e) {
       throw this.failure(e, req, signal);
@@ -183,7 +187,14 @@ export class AxiosHttpClient extends HttpClient implements OnModuleDestroy {
       cleanup();
       if (req.signal) {
         const onAbort = (): void => {
-          body.destroy(new HttpError('aborted', undefined, this.redact(req.url), `${req.method ?? 'GET'} ${this.redact(req.url)} aborted`));
+          body.destroy(
+            new HttpError(
+              'aborted',
+              undefined,
+              this.redact(req.url),
+              `${req.method ?? 'GET'} ${this.redact(req.url)} aborted`,
+            ),
+          );
         };
         if (req.signal.aborted) onAbort();
         else {
@@ -191,7 +202,10 @@ export class AxiosHttpClient extends HttpClient implements OnModuleDestroy {
           body.once('close', () => req.signal?.removeEventListener('abort', onAbort));
         }
       }
-      this.logger.debug({ method: req.method ?? 'GET', url: this.redact(req.url), status: res.status }, 'Upstream stream started');
+      this.logger.debug(
+        { method: req.method ?? 'GET', url: this.redact(req.url), status: res.status },
+        'Upstream stream started',
+      );
       return { status: res.status, headers: lowerHeaders(res.headers), body };
     } catch (e) {
       cleanup();
@@ -240,7 +254,7 @@ export class AxiosHttpClient extends HttpClient implements OnModuleDestroy {
       return new HttpError(isTimeout ? 'timeout' : 'aborted', undefined, url, `${what} ${text}`);
     }
     const ax = e as AxiosError;
-    const code = ax?.code ?? (ax?.cause as NodeJS.ErrnoException | undefined)?.code;
+    const code = ax?.code ?? (ax?.cause as { code?: string } | undefined)?.code;
     const known: Record<string, [HttpFailureKind, string]> = {
       ECONNREFUSED: ['connection', 'connection refused'],
       ECONNRESET: ['connection', 'connection reset'],

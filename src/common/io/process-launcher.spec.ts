@@ -24,7 +24,11 @@ describe('NodeProcessLauncher (real processes)', () => {
     });
 
     it('with separate output, keeps stdout and stderr apart', async () => {
-      const p = sut.launch({ command: 'sh', args: ['-c', 'echo one; echo two >&2; printf three; exit 3'], output: 'separate' });
+      const p = sut.launch({
+        command: 'sh',
+        args: ['-c', 'echo one; echo two >&2; printf three; exit 3'],
+        output: 'separate',
+      });
       const lines: string[] = [];
       p.onLine((l, s) => lines.push(`${s}:${l}`));
       expect(await p.exited).toEqual({ code: 3, signal: null });
@@ -51,7 +55,10 @@ describe('NodeProcessLauncher (real processes)', () => {
     it('falls back to separate pipes where no FIFO can be made (temp dir missing)', async () => {
       const launcher = new NodeProcessLauncher();
       launcher.outputDir = join(dir, 'no-such-dir');
-      const p = launcher.launch({ command: process.execPath, args: ['-e', 'console.log("out"); console.error("err")'] });
+      const p = launcher.launch({
+        command: process.execPath,
+        args: ['-e', 'console.log("out"); console.error("err")'],
+      });
       const lines: string[] = [];
       p.onLine((l, s) => lines.push(`${s}:${l}`));
       expect(await p.exited).toEqual({ code: 0, signal: null });
@@ -105,7 +112,11 @@ describe('NodeProcessLauncher (real processes)', () => {
 
     it('turns a missing binary into an ENOENT spawn error instead of throwing', async () => {
       const p = sut.launch({ command: join(dir, 'missing'), args: [] });
-      expect(await p.exited).toEqual({ code: null, signal: null, spawnError: { code: 'ENOENT', message: expect.any(String) } });
+      expect(await p.exited).toEqual({
+        code: null,
+        signal: null,
+        spawnError: { code: 'ENOENT', message: expect.any(String) },
+      });
       expect(p.pid).toBeNull();
       expect(p.signalGroup('SIGTERM')).toBe(false);
     });
@@ -119,16 +130,19 @@ describe('NodeProcessLauncher (real processes)', () => {
     });
 
     describe('dieWithParent', () => {
-      it.each([false, true])('reports a missing binary, a file that is not executable and a folder as a plain spawn does (dieWithParent %s)', async (dieWithParent) => {
-        const file = join(dir, 'not-exec-2');
-        writeFileSync(file, '#!/bin/sh\necho hi\n');
-        chmodSync(file, 0o644);
-        const codes = [];
-        for (const command of [join(dir, 'missing'), 'magi-no-such-binary', file, dir]) {
-          codes.push((await sut.launch({ command, args: [], dieWithParent }).exited).spawnError?.code);
-        }
-        expect(codes).toEqual(['ENOENT', 'ENOENT', 'EACCES', 'EACCES']);
-      });
+      it.each([false, true])(
+        'reports a missing binary, a file that is not executable and a folder as a plain spawn does (dieWithParent %s)',
+        async (dieWithParent) => {
+          const file = join(dir, 'not-exec-2');
+          writeFileSync(file, '#!/bin/sh\necho hi\n');
+          chmodSync(file, 0o644);
+          const codes = [];
+          for (const command of [join(dir, 'missing'), 'magi-no-such-binary', file, dir]) {
+            codes.push((await sut.launch({ command, args: [], dieWithParent }).exited).spawnError?.code);
+          }
+          expect(codes).toEqual(['ENOENT', 'ENOENT', 'EACCES', 'EACCES']);
+        },
+      );
 
       it('runs the binary itself under the pid it reports, found on PATH like a plain spawn', async () => {
         const p = sut.launch({ command: 'sh', args: ['-c', 'echo $$; exit 4'], dieWithParent: true });
@@ -145,7 +159,9 @@ describe('NodeProcessLauncher (real processes)', () => {
           `const { NodeProcessLauncher } = require(${JSON.stringify(join(__dirname, 'process-launcher'))});` +
           `const p = new NodeProcessLauncher().launch({ command: 'sleep', args: ['60'], dieWithParent: ${dieWithParent} });` +
           'console.log(p.pid); setInterval(() => {}, 1000);';
-        const parent = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const parent = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         let out = '';
         parent.stdout.on('data', (c: Buffer) => (out += c.toString()));
         await waitFor(() => /^\d+\n/.test(out), 30_000);

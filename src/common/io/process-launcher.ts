@@ -68,7 +68,10 @@ export interface RunResult extends ProcessExit {
 export abstract class ProcessLauncher {
   abstract launch(spec: LaunchSpec): LaunchedProcess;
   /** Runs a command to completion, killing its group after `timeoutMs` or on `signal`. */
-  abstract run(spec: LaunchSpec, opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number }): Promise<RunResult>;
+  abstract run(
+    spec: LaunchSpec,
+    opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number },
+  ): Promise<RunResult>;
 }
 
 /** How long `exited` waits for the pipes to drain once the process is gone. */
@@ -94,8 +97,13 @@ type SpawnError = NonNullable<ProcessExit['spawnError']>;
  * spawn of it would give (ENOENT, EACCES) — so that a wrapped spawn reports a missing
  * binary as a plain one does, rather than as the wrapper's exit code 127.
  */
-export function findExecutable(command: string, path = process.env.PATH ?? ''): { file: string } | { error: SpawnError } {
-  const candidates = command.includes('/') ? [resolve(command)] : path.split(delimiter).map((dir) => join(resolve(dir || '.'), command));
+export function findExecutable(
+  command: string,
+  path = process.env.PATH ?? '',
+): { file: string } | { error: SpawnError } {
+  const candidates = command.includes('/')
+    ? [resolve(command)]
+    : path.split(delimiter).map((dir) => join(resolve(dir || '.'), command));
   let denied: string | null = null;
   for (const file of candidates) {
     try {
@@ -103,7 +111,8 @@ export function findExecutable(command: string, path = process.env.PATH ?? ''): 
       accessSync(file, constants.X_OK);
       return { file };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') denied ??= file;
+      if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM')
+        denied ??= file;
     }
   }
   const code = denied !== null ? 'EACCES' : 'ENOENT';
@@ -115,13 +124,19 @@ let deathSignalPrefix: string[] | null | undefined;
 function parentDeathPrefix(): string[] | null {
   if (deathSignalPrefix === undefined) {
     const prefix = ['setpriv', '--pdeathsig', 'KILL', '--'];
-    const probe = process.platform === 'linux' ? spawnSync(prefix[0], [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 5000 }) : null;
+    const probe =
+      process.platform === 'linux'
+        ? spawnSync(prefix[0], [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 5000 })
+        : null;
     deathSignalPrefix = probe !== null && probe.status === 0 ? prefix : null;
   }
   return deathSignalPrefix;
 }
 
-function spawnDetached(spec: LaunchSpec, stdio: StdioOptions): { child: ChildProcess | null; error: ProcessExit['spawnError'] | null } {
+function spawnDetached(
+  spec: LaunchSpec,
+  stdio: StdioOptions,
+): { child: ChildProcess | null; error: ProcessExit['spawnError'] | null } {
   let command = spec.command;
   let args = spec.args;
   const prefix = spec.dieWithParent ? parentDeathPrefix() : null;
@@ -164,7 +179,10 @@ export class NodeProcessLauncher extends ProcessLauncher {
       }
     };
     const file = spec.output === 'separate' ? null : OutputPipe.create(this.outputDir, (line) => emit(line, 'output'));
-    const { child, error } = spawnDetached(spec, file ? ['ignore', file.childFd, file.childFd] : ['ignore', 'pipe', 'pipe']);
+    const { child, error } = spawnDetached(
+      spec,
+      file ? ['ignore', file.childFd, file.childFd] : ['ignore', 'pipe', 'pipe'],
+    );
     // The child has its own copy of the descriptor now.
     if (file) closeSync(file.childFd);
     if (file && !child) file.reader.close();
@@ -240,7 +258,10 @@ export class NodeProcessLauncher extends ProcessLauncher {
     };
   }
 
-  async run(spec: LaunchSpec, opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number }): Promise<RunResult> {
+  async run(
+    spec: LaunchSpec,
+    opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number },
+  ): Promise<RunResult> {
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
     const proc = this.launch({ ...spec, output: 'separate' });
     const out: Record<OutputStream, string[]> = { stdout: [], stderr: [], output: [] };

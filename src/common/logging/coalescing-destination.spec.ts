@@ -22,7 +22,12 @@ describe('CoalescingDestination', () => {
     expect(writes).toEqual([]);
     await nextTurn();
     expect(writes).toHaveLength(1);
-    expect(writes[0].trim().split('\n').map((l) => JSON.parse(l).msg)).toEqual(['one', 'two', 'three']);
+    expect(
+      writes[0]
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).msg),
+    ).toEqual(['one', 'two', 'three']);
   });
 
   it('writes a line logged in a later turn with its own write', async () => {
@@ -41,12 +46,20 @@ describe('CoalescingDestination', () => {
       log.info('before exit'); log.error('last words'); process.exit(3);`;
     let stdout = '';
     try {
-      execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { cwd: resolve(__dirname, '../../..'), encoding: 'utf8' });
+      execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+        cwd: resolve(__dirname, '../../..'),
+        encoding: 'utf8',
+      });
     } catch (e) {
       const err = e as { status: number; stdout: string };
       expect(err.status).toBe(3);
       stdout = err.stdout;
     }
-    expect(stdout.trim().split('\n').map((l) => JSON.parse(l).msg)).toEqual(['before exit', 'last words']);
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).msg),
+    ).toEqual(['before exit', 'last words']);
   });
 });

@@ -27,7 +27,8 @@ export function plainShapeProblem(value: unknown, limits: ShapeLimits = PROFILE_
     if (++nodes > limits.maxNodes) return `has more than ${limits.maxNodes} values`;
     if (v === null || typeof v !== 'object') continue;
     if (depth > limits.maxDepth) return `is nested deeper than ${limits.maxDepth} levels`;
-    if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '__proto__')) return 'uses the reserved key __proto__';
+    if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '__proto__'))
+      return 'uses the reserved key __proto__';
     const children = Array.isArray(v) ? v : Object.values(v);
     if (nodes + stack.length + children.length > limits.maxNodes) return `has more than ${limits.maxNodes} values`;
     for (const c of children) stack.push([c, depth + 1]);

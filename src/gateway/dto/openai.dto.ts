@@ -11,7 +11,11 @@ export class ChatMessageDto {
    * Author of the message: `system`, `user` or `assistant`.
    * @example user
    */
-  @ApiProperty({ enum: ['system', 'user', 'assistant', 'tool', 'developer'], description: 'Author of the message.', example: 'user' })
+  @ApiProperty({
+    enum: ['system', 'user', 'assistant', 'tool', 'developer'],
+    description: 'Author of the message.',
+    example: 'user',
+  })
   role: string;
   /**
    * Text, or an array of content parts.

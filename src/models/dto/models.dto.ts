@@ -97,7 +97,11 @@ export class ModelsHealthDto {
    */
   error: string | null;
   /** Provider facts (base URL, latency, version, models). */
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { baseUrl: 'http://localhost:11434', latencyMs: 4, version: '0.12.6' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { baseUrl: 'http://localhost:11434', latencyMs: 4, version: '0.12.6' },
+  })
   metadata: Record<string, unknown>;
 }
 
@@ -164,7 +168,13 @@ export class PullErrorEventDto {
 export function toModelListDto(r: { provider: string; models: ProviderModel[] }): ModelListDto {
   return {
     provider: r.provider,
-    models: r.models.map((m) => ({ id: m.id, name: m.name, provider: m.provider, size: m.size, modifiedAt: m.modifiedAt })),
+    models: r.models.map((m) => ({
+      id: m.id,
+      name: m.name,
+      provider: m.provider,
+      size: m.size,
+      modifiedAt: m.modifiedAt,
+    })),
   };
 }
 

@@ -36,7 +36,9 @@ export const MODELS_SOURCES = ['litellm', 'cache', 'fallback', 'fleet'] as const
 export type ModelsSource = (typeof MODELS_SOURCES)[number];
 
 /** Builds the list from ids, skipping repeats, keeping the first occurrence. */
-export function toOpenAiModelList(entries: Array<{ id: string; created: number; ownedBy: string }>): OpenAiModelListDto {
+export function toOpenAiModelList(
+  entries: Array<{ id: string; created: number; ownedBy: string }>,
+): OpenAiModelListDto {
   const seen = new Set<string>();
   const data: OpenAiModelDto[] = [];
   for (const e of entries) {

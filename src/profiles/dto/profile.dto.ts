@@ -21,12 +21,7 @@ import {
   buildMessage,
 } from 'class-validator';
 import { TIERS, Tier } from '../../registry/tiers';
-import type {
-  LoadBalancingStrategy,
-  Profile,
-  ProfileServerSettings,
-  TierConfigEntry,
-} from '../profile.types';
+import type { LoadBalancingStrategy, Profile, ProfileServerSettings, TierConfigEntry } from '../profile.types';
 
 export const LOAD_BALANCING_STRATEGIES: readonly LoadBalancingStrategy[] = ['round_robin', 'least_loaded', 'random'];
 export const GPU_LAYER_WORDS = ['auto', 'all'] as const;
@@ -57,7 +52,9 @@ function IsGpuLayers(options?: ValidationOptions): PropertyDecorator {
         validate: (v: unknown) =>
           (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 100000) ||
           (typeof v === 'string' && (GPU_LAYER_WORDS as readonly string[]).includes(v)),
-        defaultMessage: buildMessage((each) => `${each}$property must be an integer >= 0 or one of ${GPU_LAYER_WORDS.join(', ')}`),
+        defaultMessage: buildMessage(
+          (each) => `${each}$property must be an integer >= 0 or one of ${GPU_LAYER_WORDS.join(', ')}`,
+        ),
       },
     },
     options,
@@ -72,17 +69,20 @@ function IsStringMap(options?: ValidationOptions): PropertyDecorator {
       name: 'isStringMap',
       validator: {
         validate: (v: unknown) => {
-          if (!v || typeof v !== 'object' || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
+          if (!v || typeof v !== 'object' || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype)
+            return false;
           const entries = Object.entries(v);
           return (
             entries.length <= maxEntries &&
             entries.every(
-              ([k, val]) => k.length > 0 && k.length <= maxLen && typeof val === 'string' && val.length > 0 && val.length <= maxLen,
+              ([k, val]) =>
+                k.length > 0 && k.length <= maxLen && typeof val === 'string' && val.length > 0 && val.length <= maxLen,
             )
           );
         },
         defaultMessage: buildMessage(
-          () => `$property must map names to model ids or tiers (non-empty strings of at most ${maxLen} characters, at most ${maxEntries} entries)`,
+          () =>
+            `$property must map names to model ids or tiers (non-empty strings of at most ${maxLen} characters, at most ${maxEntries} entries)`,
         ),
       },
     },
@@ -93,7 +93,7 @@ function IsStringMap(options?: ValidationOptions): PropertyDecorator {
 export class TierConfigEntryDto implements TierConfigEntry {
   /** The tier this entry describes. */
   @ApiProperty({ enum: TIERS, example: 'fast' })
-  @IsIn(TIERS as unknown as string[], { message: `name must be one of ${TIERS.join(', ')}` })
+  @IsIn(TIERS, { message: `name must be one of ${TIERS.join(', ')}` })
   name: Tier;
 
   /**
@@ -132,12 +132,12 @@ export class TwoStageDto {
 
   /** Tier that writes the first stage. */
   @ApiProperty({ enum: TIERS, example: 'balanced' })
-  @IsIn(TIERS as unknown as string[], { message: `stage1Tier must be one of ${TIERS.join(', ')}` })
+  @IsIn(TIERS, { message: `stage1Tier must be one of ${TIERS.join(', ')}` })
   stage1Tier: Tier;
 
   /** Tier that writes the second stage. */
   @ApiProperty({ enum: TIERS, example: 'powerful' })
-  @IsIn(TIERS as unknown as string[], { message: `stage2Tier must be one of ${TIERS.join(', ')}` })
+  @IsIn(TIERS, { message: `stage2Tier must be one of ${TIERS.join(', ')}` })
   stage2Tier: Tier;
 
   /**
@@ -160,7 +160,7 @@ export class LoadBalancingDto {
 
   /** How the gateway picks among the ready servers of a tier. */
   @ApiProperty({ enum: LOAD_BALANCING_STRATEGIES, example: 'round_robin' })
-  @IsIn(LOAD_BALANCING_STRATEGIES as unknown as string[], {
+  @IsIn(LOAD_BALANCING_STRATEGIES, {
     message: `strategy must be one of ${LOAD_BALANCING_STRATEGIES.join(', ')}`,
   })
   strategy: LoadBalancingStrategy;
@@ -187,7 +187,10 @@ export class ProfileServerSettingsDto implements ProfileServerSettings {
 
   /** `--n-gpu-layers`: an integer ≥ 0, or `auto` / `all`. */
   @ApiPropertyOptional({
-    oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', enum: [...GPU_LAYER_WORDS] }],
+    oneOf: [
+      { type: 'integer', minimum: 0 },
+      { type: 'string', enum: [...GPU_LAYER_WORDS] },
+    ],
     example: 0,
   })
   @IsOptional()
@@ -399,5 +402,5 @@ export function toProfile(dto: ProfileDto): Profile {
 
 /** A Profile as the API answers it (a fresh plain copy, camelCase as stored). */
 export function toProfileDto(profile: Profile): ProfileDto {
-  return structuredClone(profile) as ProfileDto;
+  return structuredClone<ProfileDto>(profile);
 }

@@ -1,12 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import {
-  buildGgufHeader,
-  ggufCorpusDir,
-  GgufWriteOptions,
-  openByteSource,
-} from '../../../test/support/gguf-writer';
+import { buildGgufHeader, ggufCorpusDir, GgufWriteOptions, openByteSource } from '../../../test/support/gguf-writer';
 import { ByteSource, GgufHeader, GgufParseError, GgufParseOptions, GgufType, parseGgufHeader } from './gguf-reader';
 
 interface ExpectedModel {
@@ -95,7 +90,7 @@ describe('parseGgufHeader', () => {
     const single = expected.models.filter((m) => m.split === null);
 
     it.each(single.map((m) => [m.file, m]))('reads %s', async (_file, model) => {
-      const m = model as ExpectedModel;
+      const m = model;
       const { header: sut, size } = await parseCorpusFile(m.file);
 
       expect(sut.version).toBe(3);
@@ -133,7 +128,7 @@ describe('parseGgufHeader', () => {
       expect(sut.metadata['tokenizer.ggml.token_type']).toEqual({ type: 'int32', length: 128256 });
       expect(sut.metadata['tokenizer.ggml.merges']).toEqual({ type: 'string', length: 280147 });
       expect(sut.metadata['llama.rope.freq_base']).toBe(500000);
-      expect(String(sut.metadata['tokenizer.chat_template'])).toContain('<|start_header_id|>');
+      expect(sut.metadata['tokenizer.chat_template']).toContain('<|start_header_id|>');
     });
 
     it('sums the parameter count over both shards of the 70B split model', async () => {

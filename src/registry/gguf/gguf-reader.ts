@@ -403,7 +403,7 @@ class HeaderParser {
   private alignmentOf(value: GgufValue | undefined): number {
     if (value === undefined) return 32;
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || (value & (value - 1)) !== 0) {
-      throw new GgufParseError(`general.alignment must be a power of two, got ${String(value)}`);
+      throw new GgufParseError(`general.alignment must be a power of two, got ${JSON.stringify(value)}`);
     }
     return value;
   }
@@ -442,7 +442,7 @@ class HeaderParser {
     return len;
   }
 
-  private async readValue(type: number, key: string, depth: number): Promise<GgufValue> {
+  private async readValue(type: GgufType, key: string, depth: number): Promise<GgufValue> {
     const c = this.c;
     if (type === GgufType.STRING) return (await this.readString(`string "${key}"`)).toString('utf8');
     if (type === GgufType.ARRAY) return this.readArray(key, depth);
@@ -491,7 +491,7 @@ class HeaderParser {
     if (depth >= MAX_ARRAY_DEPTH) throw new GgufParseError(`array "${key}" nested deeper than ${MAX_ARRAY_DEPTH}`, at);
     const w = c.ensure(12);
     if (w) await w;
-    const itemType = c.buf.readUInt32LE(c.p);
+    const itemType: GgufType = c.buf.readUInt32LE(c.p);
     const rawCount = c.buf.readBigUInt64LE(c.p + 4);
     c.p += 12;
     const itemSize = TYPE_SIZES[itemType];

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ExpectedModel, loadExpected } from '../../../test/support/corpus';
+import { loadExpected } from '../../../test/support/corpus';
 import { ggufCorpusDir, openByteSource } from '../../../test/support/gguf-writer';
 import { fileTypeName, quantizationFromFileName } from './file-types';
 import { GgufHeader, GgufValue, parseGgufHeader } from './gguf-reader';
@@ -41,7 +41,7 @@ function header(metadata: Record<string, GgufValue>, parameterCount = 0, hasThin
 describe('deriveModelInfo', () => {
   describe('on the shared corpus', () => {
     it.each(expected.models.map((m) => [m.file, m]))('describes %s as expected.json says', async (_file, model) => {
-      const m = model as ExpectedModel;
+      const m = model;
       const sut = await infoOf(m.file);
 
       expect(sut.architecture).toBe(m.architecture);

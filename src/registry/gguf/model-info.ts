@@ -212,9 +212,7 @@ function idPart(value: string): string {
  * The version is left out when the family already ends with it (qwen3 + "3").
  * The registry appends `_2`, `_3`, … on collisions.
  */
-export function suggestModelIdBase(
-  info: Pick<ModelInfo, 'family' | 'version' | 'sizeLabel' | 'quantization'>,
-): string {
+export function suggestModelIdBase(info: Pick<ModelInfo, 'family' | 'version' | 'sizeLabel' | 'quantization'>): string {
   const parts = [info.family];
   if (info.version && !info.family.toLowerCase().endsWith(info.version.toLowerCase())) parts.push(info.version);
   if (info.sizeLabel) parts.push(info.sizeLabel);
