@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { BearerAuthService } from './common/auth/bearer-auth.service';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/errors/validation';
@@ -24,6 +25,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         configModuleFor(config),
+        EventEmitterModule.forRoot(),
         LoggingModule,
         IoModule,
         // Before RegistryModule: Express matches routes in registration order, and the

@@ -1,3 +1,5 @@
+import { Injectable } from '@nestjs/common';
+import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,11 +9,23 @@ import { FileStore, NodeFileStore } from '../common/io/file-store';
 import { loadMagiConfig } from '../config/load-config';
 import { configModuleFor } from '../config/magi-config.provider';
 import { ProfileDto } from './dto/profile.dto';
+import { ProfileActivatedEvent, ProfileEvents } from './profile.events';
 import type { ActivationSummary, ActiveProfileChange, Profile } from './profile.types';
 import { ProfilesService } from './profiles.service';
 import { ProfilesStore } from './profiles.store';
 
-/** The service wired with the real FileStore on a temp folder (no HTTP). */
+/** Listens where the fleet listens: its answer to ProfileEvents.Activated is the activation's summary. */
+@Injectable()
+class ActivationListenerStandIn {
+  answer: ((event: ProfileActivatedEvent) => Promise<ActivationSummary>) | null = null;
+
+  @OnEvent(ProfileEvents.Activated, { suppressErrors: false })
+  onActivated(event: ProfileActivatedEvent): Promise<ActivationSummary> | undefined {
+    return this.answer?.(event);
+  }
+}
+
+/** The service wired with the real FileStore on a temp folder and the real event emitter (no HTTP). */
 async function makeSut(root: string, env: Record<string, string> = {}) {
   const config = loadMagiConfig({
     LOG_LEVEL: 'silent',
@@ -22,12 +36,21 @@ async function makeSut(root: string, env: Record<string, string> = {}) {
     ...env,
   });
   const moduleRef = await Test.createTestingModule({
-    imports: [await configModuleFor(config)],
-    providers: [ProfilesService, ProfilesStore, { provide: FileStore, useClass: NodeFileStore }],
+    imports: [await configModuleFor(config), EventEmitterModule.forRoot()],
+    providers: [
+      ProfilesService,
+      ProfilesStore,
+      { provide: FileStore, useClass: NodeFileStore },
+      ActivationListenerStandIn,
+    ],
   }).compile();
   moduleRef.useLogger(false);
   await moduleRef.init();
-  return { sut: moduleRef.get(ProfilesService), close: () => moduleRef.close() };
+  return {
+    sut: moduleRef.get(ProfilesService),
+    listener: moduleRef.get(ActivationListenerStandIn),
+    close: () => moduleRef.close(),
+  };
 }
 
 const body = (name: string, enabledModels: string[] = []): ProfileDto => ({ name, enabledModels });
@@ -43,7 +66,7 @@ describe('ProfilesService', () => {
   const writeProfile = (key: string, text: string): void => writeFileSync(join(root, 'profiles', `${key}.yaml`), text);
 
   describe('activate', () => {
-    it('answers empty arrays when no fleet listener is registered', async () => {
+    it('answers empty arrays when no listener answers ProfileEvents.Activated', async () => {
       const { sut, close } = await makeSut(root);
       try {
         await sut.create(body('Dev'));
@@ -59,19 +82,19 @@ describe('ProfilesService', () => {
       }
     });
 
-    it('persists first, then calls the listener with the profile, then emits activeChanged$', async () => {
-      const { sut, close } = await makeSut(root);
+    it('persists first, then emits ProfileEvents.Activated and answers its summary, then emits activeChanged$', async () => {
+      const { sut, listener, close } = await makeSut(root);
       try {
         await sut.create(body('Prod', ['a_*']));
         const events: string[] = [];
         sut.activeChanged$.subscribe((c) => events.push(`changed:${c.cause}:${c.key}`));
-        sut.onActivate(async (key, profile): Promise<ActivationSummary> => {
+        listener.answer = async ({ key, profile }) => {
           const state = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'));
           events.push(
-            `listener:${key}:${profile?.enabledModels.join(',')}:state=${state.activeProfile}:active=${sut.activeKey}`,
+            `listener:${key}:${profile.enabledModels.join(',')}:state=${state.activeProfile}:active=${sut.activeKey}`,
           );
           return { started: ['a_1'], stopped: ['b_1'], kept: ['c_1'] };
-        });
+        };
         const result = await sut.activate('prod');
         expect(result).toEqual(
           expect.objectContaining({ activeProfile: 'prod', started: ['a_1'], stopped: ['b_1'], kept: ['c_1'] }),
@@ -84,24 +107,37 @@ describe('ProfilesService', () => {
     });
 
     it('runs concurrent activations one after the other, the last one winning', async () => {
-      const { sut, close } = await makeSut(root);
+      const { sut, listener, close } = await makeSut(root);
       try {
         for (const n of ['One', 'Two', 'Three']) await sut.create(body(n));
         let inFlight = 0;
         let maxInFlight = 0;
         const order: string[] = [];
-        sut.onActivate(async (key) => {
+        listener.answer = async ({ key }) => {
           maxInFlight = Math.max(maxInFlight, ++inFlight);
           await new Promise((r) => setImmediate(r));
           order.push(key);
           inFlight--;
           return { started: [], stopped: [], kept: [] };
-        });
+        };
         await Promise.all(['one', 'two', 'three', 'one', 'three'].map((k) => sut.activate(k)));
         expect(maxInFlight).toBe(1);
         expect(order).toEqual(['one', 'two', 'three', 'one', 'three']);
         expect(sut.activeKey).toBe('three');
         expect(JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'))).toEqual({ activeProfile: 'three' });
+      } finally {
+        await close();
+      }
+    });
+
+    it('fails the activation when the listener fails, the profile staying persisted as active', async () => {
+      const { sut, listener, close } = await makeSut(root);
+      try {
+        await sut.create(body('Dev'));
+        listener.answer = () => Promise.reject(new Error('reconcile failed'));
+        await expect(sut.activate('dev')).rejects.toThrow('reconcile failed');
+        expect(sut.activeKey).toBe('dev');
+        expect(JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'))).toEqual({ activeProfile: 'dev' });
       } finally {
         await close();
       }

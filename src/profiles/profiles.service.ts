@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Subject } from 'rxjs';
 import { ProfileNotFoundError, ValidationFailedError } from '../common/errors/app-error';
 import { PathOutsideRootError } from '../common/io/file-store';
@@ -12,15 +13,10 @@ import {
   ProfileWrittenDto,
   toProfileDto,
 } from './dto/profile.dto';
+import { ProfileActivatedEvent, ProfileEvents } from './profile.events';
 import { validateProfile } from './profile-file';
 import { deriveProfileKey, profileFileName, profileKeyProblem } from './profile-key';
-import type {
-  ActivationListener,
-  ActivationSummary,
-  ActiveProfile,
-  ActiveProfileChange,
-  Profile,
-} from './profile.types';
+import type { ActivationSummary, ActiveProfile, ActiveProfileChange, Profile } from './profile.types';
 import {
   InvalidProfileFileError,
   InvalidProfileNameError,
@@ -46,7 +42,6 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
   private active: ActiveProfile = { key: DEFAULT_ACTIVE_PROFILE, profile: null };
   /** The problem last logged for the active profile (logged once per change, not per read). */
   private activeProblem: string | null = null;
-  private listener: ActivationListener | null = null;
   private readonly keyChains = new Map<string, Promise<unknown>>();
   private activationChain: Promise<unknown> = Promise.resolve();
   private backgroundRefresh: Promise<unknown> | null = null;
@@ -58,6 +53,7 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly store: ProfilesStore,
+    private readonly events: EventEmitter2,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     this.envActive = config.profiles.activeProfile ?? null;
@@ -169,11 +165,6 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** The ActivationListener the fleet registers to reconcile on activation (one; the last wins). */
-  onActivate(listener: ActivationListener): void {
-    this.listener = listener;
-  }
-
   /** Keys of the profiles in PROFILES_PATH, sorted (invalid files included: their GET says why). */
   list(): Promise<string[]> {
     return this.store.listKeys();
@@ -236,9 +227,9 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Makes `key` the active profile: persisted in STATE_PATH first, then the registered
-   * ActivationListener (the fleet) reconciles; without one the summary is empty. Serialized,
-   * so concurrent activations apply one after the other.
+   * Makes `key` the active profile: persisted in STATE_PATH first, then ProfileEvents.Activated
+   * is emitted and the summary its listener answers (the fleet's reconcile) returned; without
+   * one the summary is empty. Serialized, so concurrent activations apply one after the other.
    */
   activate(key: string): Promise<ActivationResultDto> {
     this.assertKey(key);
@@ -258,9 +249,15 @@ export class ProfilesService implements OnModuleInit, OnModuleDestroy {
       return found;
     });
     this.logger.log({ profile: key, previous }, `Profile '${key}' activated`);
-    const summary: ActivationSummary = this.listener
-      ? await this.listener(key, profile)
-      : { started: [], stopped: [], kept: [] };
+    const answers: unknown[] = await this.events.emitAsync(
+      ProfileEvents.Activated,
+      new ProfileActivatedEvent(key, profile),
+    );
+    const summary = (answers.find((a) => a !== undefined) as ActivationSummary | undefined) ?? {
+      started: [],
+      stopped: [],
+      kept: [],
+    };
     if (!this.closed) this.activeChanged$.next({ key, profile, cause: 'activated' });
     return {
       message: `Profile '${key}' activated`,

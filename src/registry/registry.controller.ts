@@ -15,6 +15,7 @@ import {
   toModelDto,
   toRescanDto,
 } from './dto/model.dto';
+import { RegistryView } from './registry-view';
 import { RegistryService } from './registry.service';
 import { TIERS } from './tiers';
 
@@ -24,7 +25,10 @@ const MODEL_ID = { name: 'modelId', description: 'Registry model id', example: '
 @ApiBearerAuth()
 @Controller('api/models')
 export class RegistryController {
-  constructor(private readonly registry: RegistryService) {}
+  constructor(
+    private readonly registry: RegistryService,
+    private readonly view: RegistryView,
+  ) {}
 
   @Get('registry')
   @ApiOperation({
@@ -35,18 +39,7 @@ export class RegistryController {
   @ApiErrors()
   @Header('Content-Type', 'application/json; charset=utf-8')
   registryView(): string {
-    return this.registry.cachedView((list): RegistryResponseDto => {
-      const models: Record<string, DiscoveredModelDto> = {};
-      for (const m of list) models[m.modelId] = toModelDto(m);
-      return {
-        models,
-        scanPath: this.registry.scanPath,
-        lastScan: this.registry.lastScan,
-        portRange: this.registry.portRange,
-        tierThresholds: { ...this.registry.thresholds },
-        scanErrors: this.registry.scanErrors,
-      };
-    });
+    return this.view.json();
   }
 
   @Get('registry/:modelId')

@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { basename, resolve } from 'node:path';
-import { Gauge, Histogram } from 'prom-client';
+import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import { basename } from 'node:path';
 import { Subject } from 'rxjs';
-import { AppError, InvalidTierError, ModelNotFoundError, ValidationFailedError } from '../common/errors/app-error';
-import { FileStore } from '../common/io/file-store';
+import { InvalidTierError, ModelNotFoundError, ValidationFailedError } from '../common/errors/app-error';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
-import { MetricsService } from '../metrics/metrics.service';
-import { readFileInfo } from './file-info';
+import { FleetEvents, ServerPortAssignedEvent } from '../servers/fleet.events';
+import { RegistryScanner } from './registry-scanner';
+import { ModelEnabledChangedEvent, RegistryEvents, RegistryRescannedEvent } from './registry.events';
 import { RegistryStore } from './registry.store';
-import type { FileRecord, RegistryEntry, RegistrySnapshot, ScanError } from './registry.types';
-import { ParsedFile, planScan } from './scan-plan';
+import type { RegistryEntry, RegistrySnapshot, ScanError } from './registry.types';
+import type { PlannedModel } from './scan-plan';
 import { Tier, TierThresholds, assignTier, isTier } from './tiers';
 
 /** A registry entry with its derived fields, as the API shows it. */
@@ -28,15 +28,10 @@ export interface RescanResult {
   headersRead: number;
 }
 
-/** Decides whether an enabled change took effect live (the fleet registers one). */
-export type EnabledChangeListener = (modelId: string, enabled: boolean) => Promise<boolean>;
-
-const SCAN_CONCURRENCY = 8;
-
 /**
- * The registry of discovered GGUF models: scans, overrides, tiers, and serialized,
- * group-committed persistence (each mutation is acknowledged only after a write that
- * contains it has reached the disk).
+ * The registry of discovered GGUF models: merges each scan (RegistryScanner) with the
+ * overrides, derives tiers, and persists through serialized, group-committed writes (each
+ * mutation is acknowledged only after a write that contains it has reached the disk).
  */
 @Injectable()
 export class RegistryService implements OnModuleInit {
@@ -46,36 +41,18 @@ export class RegistryService implements OnModuleInit {
   private scanChain: Promise<unknown> = Promise.resolve();
   private writeChain: Promise<void> = Promise.resolve();
   private pendingWrite: Promise<void> | null = null;
-  private enabledListener: EnabledChangeListener | null = null;
-  /** Bumped on every change, so views derived from the registry can be cached per version. */
-  private version = 0;
-  private viewCache: { version: number; json: string } | null = null;
-  readonly scanPath: string;
+  private revisionValue = 0;
   readonly thresholds: TierThresholds;
-  readonly portRange: [number, number];
-  private readonly scanSeconds: Histogram;
   /** Emits after every change of the model set or of an override. */
   readonly changes$ = new Subject<void>();
 
   constructor(
     private readonly store: RegistryStore,
-    private readonly files: FileStore,
+    private readonly scanner: RegistryScanner,
+    private readonly events: EventEmitter2,
     @Inject(magiConfig.KEY) config: MagiConfig,
-    metrics: MetricsService,
   ) {
-    const modelCount: Gauge = metrics.gauge({
-      name: 'magi_registry_models',
-      help: 'Models in the registry',
-      collect: (): void => modelCount.set(Object.keys(this.snapshot.models).length),
-    });
-    this.scanSeconds = metrics.histogram({
-      name: 'magi_registry_scan_duration_seconds',
-      help: 'Duration of registry scans',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-    });
-    this.scanPath = resolve(config.registry.scanPath);
     this.thresholds = config.registry.tierThresholds;
-    this.portRange = config.fleet.portRange;
   }
 
   async onModuleInit(): Promise<void> {
@@ -96,8 +73,19 @@ export class RegistryService implements OnModuleInit {
     return this.snapshot.scanErrors;
   }
 
-  onEnabledChange(listener: EnabledChangeListener): void {
-    this.enabledListener = listener;
+  /** Absolute MODEL_SCAN_PATH. */
+  get scanPath(): string {
+    return this.scanner.root;
+  }
+
+  /** Models in the registry. */
+  get size(): number {
+    return Object.keys(this.snapshot.models).length;
+  }
+
+  /** Bumped on every change (ports included), so views derived from the registry can be cached per revision. */
+  get revision(): number {
+    return this.revisionValue;
   }
 
   /** Every model, in id order, with tiers derived. */
@@ -108,9 +96,7 @@ export class RegistryService implements OnModuleInit {
   }
 
   find(modelId: string): DiscoveredModel | undefined {
-    const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId)
-      ? this.snapshot.models[modelId]
-      : undefined;
+    const e = this.lookup(modelId);
     return e && this.derive(e);
   }
 
@@ -140,35 +126,15 @@ export class RegistryService implements OnModuleInit {
 
   private async doRescan(): Promise<RescanResult> {
     const started = Date.now();
-    const paths = (await this.files.walk(this.scanPath)).filter((p) => p.toLowerCase().endsWith('.gguf'));
     const previousFiles = this.snapshot.files;
-    const files: Record<string, FileRecord> = {};
-    const parsed: ParsedFile[] = [];
-    let headersRead = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < paths.length) {
-        const path = paths[next++];
-        const stat = await this.files.stat(path).catch(() => null);
-        if (!stat?.isFile) continue;
-        let record = previousFiles[path];
-        if (!record || record.size !== stat.size || record.mtimeMs !== stat.mtimeMs) {
-          headersRead++;
-          record = { size: stat.size, mtimeMs: stat.mtimeMs, ...(await readFileInfo(this.files, path)) };
-        }
-        files[path] = record;
-        parsed.push({ path, size: record.size, info: record.info, error: record.error });
-      }
-    };
-    await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
-    const plan = planScan(parsed);
+    const { files, plan, headersRead } = await this.scanner.scan(previousFiles);
 
     // Merge synchronously so overrides written while the files were read are kept.
     const before = this.snapshot.models;
     const byPath = new Map(Object.values(before).map((e) => [e.filePath, e]));
     const models: Record<string, RegistryEntry> = {};
     const added: string[] = [];
-    const fresh: typeof plan.models = [];
+    const fresh: PlannedModel[] = [];
     for (const m of plan.models) {
       const old = byPath.get(m.filePath);
       if (old) models[old.modelId] = this.toEntry(m, old.modelId, old);
@@ -194,6 +160,7 @@ export class RegistryService implements OnModuleInit {
       !removed.length &&
       Object.keys(files).length === Object.keys(previousFiles).length;
     if (!unchanged || this.store.needsWrite) await this.persist();
+    const durationMs = Date.now() - started;
     this.logger.log(
       {
         scanPath: this.scanPath,
@@ -203,11 +170,14 @@ export class RegistryService implements OnModuleInit {
         removed,
         headersRead,
         scanErrors: plan.errors.length,
-        durationMs: Date.now() - started,
+        durationMs,
       },
       'Registry rescanned',
     );
-    this.scanSeconds.observe((Date.now() - started) / 1000);
+    this.events.emit(
+      RegistryEvents.Rescanned,
+      new RegistryRescannedEvent(Object.keys(models).length, added, removed, headersRead, durationMs),
+    );
     this.changed();
     return {
       modelsFound: Object.keys(models).length,
@@ -228,11 +198,7 @@ export class RegistryService implements OnModuleInit {
     for (let i = 2; ; i++) if (!(`${clean}_${i}` in taken)) return `${clean}_${i}`;
   }
 
-  private toEntry(
-    m: ReturnType<typeof planScan>['models'][number],
-    modelId: string,
-    old?: RegistryEntry,
-  ): RegistryEntry {
+  private toEntry(m: PlannedModel, modelId: string, old?: RegistryEntry): RegistryEntry {
     const i = m.info;
     return {
       modelId,
@@ -277,25 +243,18 @@ export class RegistryService implements OnModuleInit {
   }
 
   private changed(): void {
-    this.version++;
+    this.revisionValue++;
     this.changes$.next();
   }
 
-  /**
-   * The registry route's JSON, serialised once per registry version: with 1,000 models
-   * the serialisation, not the lookup, is the cost of that route.
-   */
-  cachedView(build: (models: DiscoveredModel[]) => unknown): string {
-    if (this.viewCache?.version !== this.version) {
-      this.viewCache = { version: this.version, json: JSON.stringify(build(this.list())) };
-    }
-    return this.viewCache.json;
+  private lookup(modelId: string): RegistryEntry | undefined {
+    return Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId)
+      ? this.snapshot.models[modelId]
+      : undefined;
   }
 
   private entry(modelId: string): RegistryEntry {
-    const e = Object.prototype.hasOwnProperty.call(this.snapshot.models, modelId)
-      ? this.snapshot.models[modelId]
-      : undefined;
+    const e = this.lookup(modelId);
     if (!e) throw new ModelNotFoundError(modelId);
     return e;
   }
@@ -330,7 +289,10 @@ export class RegistryService implements OnModuleInit {
     };
   }
 
-  /** Enables or disables a model; the fleet applies it live when it can. */
+  /**
+   * Enables or disables a model, then emits RegistryEvents.ModelEnabledChanged; a restart
+   * is required unless a listener (the fleet) answers that it applied the change live.
+   */
   async setEnabled(modelId: string, enabled: boolean): Promise<{ enabled: boolean; restartRequired: boolean }> {
     if (typeof enabled !== 'boolean')
       throw new ValidationFailedError('enabled must be a boolean', { fields: { enabled: ['must be a boolean'] } });
@@ -339,27 +301,24 @@ export class RegistryService implements OnModuleInit {
     await this.persist();
     this.logger.log({ modelId, enabled }, 'Model enabled flag changed');
     this.changed();
-    let applied = false;
-    if (this.enabledListener) {
-      applied = await this.enabledListener(modelId, enabled).catch((err: Error) => {
+    const answers: unknown[] = await this.events
+      .emitAsync(RegistryEvents.ModelEnabledChanged, new ModelEnabledChangedEvent(modelId, enabled))
+      .catch((err: Error) => {
         this.logger.warn({ modelId, err: err.message }, 'Fleet could not apply the enabled change live');
-        return false;
+        return [];
       });
-    }
-    return { enabled, restartRequired: !applied };
+    return { enabled, restartRequired: !answers.includes(true) };
   }
 
-  /** Remembers the port the fleet gave a model, so it keeps it across restarts. */
-  async setPort(modelId: string, port: number | null): Promise<void> {
-    const e = this.snapshot.models[modelId];
+  /** Remembers the port the fleet gave a model, so it keeps it across restarts of MAGI. */
+  @OnEvent(FleetEvents.ServerPortAssigned)
+  async rememberPort({ modelId, port }: ServerPortAssignedEvent): Promise<void> {
+    const e = this.lookup(modelId);
     if (!e || e.port === port) return;
     e.port = port;
-    this.version++;
-    await this.persist();
-  }
-
-  /** For tests and diagnostics: the error type of a thrown AppError. */
-  static isNotFound(e: unknown): boolean {
-    return e instanceof AppError && e.status === 404;
+    this.revisionValue++;
+    await this.persist().catch((err: Error) => {
+      this.logger.warn({ modelId, port, err: err.message }, 'Could not remember the port in the registry');
+    });
   }
 }

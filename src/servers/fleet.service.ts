@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { Clock } from '../common/io/clock';
 import { FileStore } from '../common/io/file-store';
@@ -7,9 +8,11 @@ import { PortProbe } from '../common/io/port-probe';
 import { ProcessLauncher } from '../common/io/process-launcher';
 import { FleetConfig, MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
+import { ProfileActivatedEvent, ProfileEvents } from '../profiles/profile.events';
 import type { ActivationSummary, ProfileServerSettings } from '../profiles/profile.types';
 import { missingModels, resolveEnabledModels } from '../profiles/profile.types';
 import { ProfilesService } from '../profiles/profiles.service';
+import { ModelEnabledChangedEvent, RegistryEvents } from '../registry/registry.events';
 import type { DiscoveredModel } from '../registry/registry.service';
 import { RegistryService } from '../registry/registry.service';
 import type { NotReadyServer, ReadyServer, ServerPlan, ServerStateChange, ServerView } from './fleet.types';
@@ -35,9 +38,11 @@ const NO_CHANGE: ActivationSummary = { started: [], stopped: [], kept: [] };
 /**
  * The llama-server fleet: one ServerSupervisor per model the active profile wants
  * (`enabledModels`, ids or globs, among registry models with `enabled: true`), reconciled
- * at bootstrap, on profile activation, on `PUT …/enabled` and on registry changes. One
- * reconcile runs at a time and a burst of requests collapses into one more run; servers
- * that stay wanted are never touched. On shutdown every process group is stopped.
+ * at bootstrap, on profile activation (ProfileEvents.Activated), on `PUT …/enabled`
+ * (RegistryEvents.ModelEnabledChanged) and on registry changes. One reconcile runs at a
+ * time and a burst of requests collapses into one more run; servers that stay wanted are
+ * never touched. Each port a supervisor takes is announced (FleetEvents.ServerPortAssigned)
+ * for the registry to remember. On shutdown every process group is stopped.
  */
 @Injectable()
 export class FleetService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -65,6 +70,7 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     clock: Clock,
     files: FileStore,
     portProbe: PortProbe,
+    events: EventEmitter2,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     this.config = config.fleet;
@@ -80,11 +86,7 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
       config: this.config,
       settings: () => this.settings,
       onStateChange: (change) => this.changes.next(change),
-      rememberPort: (modelId, port) => {
-        this.registry.setPort(modelId, port).catch((e: Error) => {
-          this.logger.warn({ modelId, port, err: e.message }, 'Could not remember the port in the registry');
-        });
-      },
+      events,
     };
   }
 
@@ -100,8 +102,6 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** Starts the fleet for the active profile without waiting for readiness (the API listens at once). */
   onApplicationBootstrap(): void {
-    this.registry.onEnabledChange((modelId, enabled) => this.applyEnabledChange(modelId, enabled));
-    this.profiles.onActivate(() => this.reconcile({ retryFailed: true }));
     this.subscriptions.push(
       this.registry.changes$.subscribe(() => this.reconcileInBackground('registry changed')),
       this.profiles.activeChanged$.subscribe((change) => {
@@ -247,7 +247,18 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     return summary;
   }
 
-  private async applyEnabledChange(modelId: string, enabled: boolean): Promise<boolean> {
+  /**
+   * A profile was activated: reconcile, starting again the wanted servers that gave up,
+   * and answer what changed (the activation route returns it).
+   */
+  @OnEvent(ProfileEvents.Activated, { suppressErrors: false })
+  reconcileActivated(_event: ProfileActivatedEvent): Promise<ActivationSummary> {
+    return this.reconcile({ retryFailed: true });
+  }
+
+  /** A model was enabled or disabled: reconcile, and answer true (applied live) unless shutting down. */
+  @OnEvent(RegistryEvents.ModelEnabledChanged, { suppressErrors: false })
+  async applyEnabledChange({ modelId, enabled }: ModelEnabledChangedEvent): Promise<boolean> {
     if (this.shuttingDown) return false;
     const summary = await this.reconcile();
     this.logger.log(
@@ -280,11 +291,6 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     return out.sort((a, b) => a.modelId.localeCompare(b.modelId));
   }
 
-  /** Model ids the active profile wants running. */
-  desiredModelIds(): string[] {
-    return [...this.wanted].sort();
-  }
-
   /** Wanted servers whose `/health` answered 200: where the gateway may send requests. */
   readyServers(): ReadyServer[] {
     const out: ReadyServer[] = [];
@@ -293,13 +299,6 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
       if (sup?.state === 'ready' && sup.port !== null) out.push({ modelId: id, port: sup.port, host: sup.host });
     }
     return out.sort((a, b) => a.modelId.localeCompare(b.modelId));
-  }
-
-  /** The view of one listed server (wanted or still stopping), else undefined. */
-  serverFor(modelId: string): ServerView | undefined {
-    const sup = this.supervisors.get(modelId);
-    if (!sup || !(this.wanted.has(modelId) || sup.state === 'stopping')) return undefined;
-    return this.viewOf(sup);
   }
 
   /** The last `lines` lines of a server's output; ServerNotFound for a model never run. */

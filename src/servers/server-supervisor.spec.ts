@@ -4,6 +4,7 @@
  * (back-off reset after a stable period, failures leaving the window) without waiting.
  */
 import { Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { NetPortProbe } from '../common/io/port-probe';
 import { NodeProcessLauncher } from '../common/io/process-launcher';
 import { loadMagiConfig } from '../config/load-config';
 import type { FleetConfig } from '../config/magi-config';
+import { FleetEvents, ServerPortAssignedEvent } from './fleet.events';
 import type { ServerStateChange } from './fleet.types';
 import { HelpFlagsCache } from './help-flags-cache';
 import { PortAllocator } from './port-allocator';
@@ -43,6 +45,8 @@ describe('ServerSupervisor', () => {
   let sut: ServerSupervisor | undefined;
   let clock: JumpingClock;
   let changes: ServerStateChange[];
+  let events: EventEmitter2;
+  let portsAssigned: ServerPortAssignedEvent[];
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'supervisor-spec-'));
@@ -54,6 +58,9 @@ describe('ServerSupervisor', () => {
     http = new AxiosHttpClient(loadMagiConfig({ PATH: process.env.PATH ?? '' }));
     clock = new JumpingClock();
     changes = [];
+    events = new EventEmitter2();
+    portsAssigned = [];
+    events.on(FleetEvents.ServerPortAssigned, (e: ServerPortAssignedEvent) => portsAssigned.push(e));
   });
   afterEach(async () => {
     await sut?.stop();
@@ -100,7 +107,7 @@ describe('ServerSupervisor', () => {
         config,
         settings: () => null,
         onStateChange: (c) => changes.push(c),
-        rememberPort: () => undefined,
+        events,
       },
     );
     return sut;
@@ -120,6 +127,7 @@ describe('ServerSupervisor', () => {
     await waitFor(() => s.state === 'ready', 10000);
     expect(changes.map((c) => `${c.from}>${c.to}`)).toEqual(['stopped>starting', 'starting>ready']);
     expect(changes[1]).toEqual(expect.objectContaining({ modelId: 'm_1b_q4km', port: s.port, pid: s.pid }));
+    expect(portsAssigned).toEqual([new ServerPortAssignedEvent('m_1b_q4km', s.port!)]);
     const pid = s.pid!;
     await s.stop();
     expect(isPidAlive(pid)).toBe(false);

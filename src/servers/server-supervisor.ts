@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
+import type { EventEmitter2 } from '@nestjs/event-emitter';
 import type { Clock } from '../common/io/clock';
 import type { FileStore } from '../common/io/file-store';
 import type { HttpClient } from '../common/io/http-client';
 import type { LaunchedProcess, ProcessExit, ProcessLauncher } from '../common/io/process-launcher';
 import type { FleetConfig } from '../config/magi-config';
 import type { ProfileServerSettings } from '../profiles/profile.types';
+import { FleetEvents, ServerPortAssignedEvent } from './fleet.events';
 import type { ServerPlan, ServerStateChange, ServerView } from './fleet.types';
 import type { HelpFlagsCache } from './help-flags-cache';
 import { buildLlamaServerArgs } from './llama-server-args';
@@ -24,8 +26,8 @@ export interface SupervisorDeps {
   /** The active profile's `server` block at the time of each launch. */
   settings: () => ProfileServerSettings | null;
   onStateChange: (change: ServerStateChange) => void;
-  /** Persists the port a model got, so it keeps it across restarts of MAGI. */
-  rememberPort: (modelId: string, port: number) => void;
+  /** Where the supervisor announces the port it took (FleetEvents.ServerPortAssigned; the registry remembers it). */
+  events: EventEmitter2;
 }
 
 /** llama-server's own words for a port it could not bind (shared/contracts/llama-server). */
@@ -302,7 +304,7 @@ export class ServerSupervisor {
       return { kind: 'fatal', reason: `no free port left in PORT_RANGE ${config.portRange[0]}-${config.portRange[1]}` };
     }
     this.portValue = port;
-    this.deps.rememberPort(this.modelId, port);
+    this.deps.events.emit(FleetEvents.ServerPortAssigned, new ServerPortAssignedEvent(this.modelId, port));
 
     const model = await this.deps.files.stat(this.plan.modelPath).catch(() => null);
     if (!model?.isFile) return { kind: 'fatal', reason: `model file not found: ${this.plan.modelPath}` };

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, IsBoolean, ValidateIf } from 'class-validator';
 import type { DiscoveredModel, RescanResult } from '../registry.service';
 import type { ScanError } from '../registry.types';
-import { TIERS, Tier } from '../tiers';
+import { TIERS, Tier, TierThresholds } from '../tiers';
 
 export class DiscoveredModelDto {
   /**
@@ -177,6 +177,29 @@ export class RegistryResponseDto {
   tierThresholds: TierThresholdsDto;
   /** Files that were skipped and why. */
   scanErrors: ScanErrorDto[];
+}
+
+/** What `toRegistryDto` reads of the registry. */
+export interface RegistryState {
+  list(): DiscoveredModel[];
+  readonly scanPath: string;
+  readonly lastScan: string | null;
+  readonly thresholds: TierThresholds;
+  readonly scanErrors: ScanError[];
+}
+
+/** Maps the registry (and the fleet's port range, shown beside it) to `GET /api/models/registry`. */
+export function toRegistryDto(registry: RegistryState, portRange: [number, number]): RegistryResponseDto {
+  const models: Record<string, DiscoveredModelDto> = {};
+  for (const m of registry.list()) models[m.modelId] = toModelDto(m);
+  return {
+    models,
+    scanPath: registry.scanPath,
+    lastScan: registry.lastScan,
+    portRange,
+    tierThresholds: { ...registry.thresholds },
+    scanErrors: registry.scanErrors,
+  };
 }
 
 export class RescanResponseDto {
