@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { BearerAuthService } from './common/auth/bearer-auth.service';
-import { toAppError, writeError } from './common/errors/all-exceptions.filter';
+import { toAppError, writeError } from './common/errors/error-writer';
 import { ValidationFailedError } from './common/errors/app-error';
 import { AppLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { API_BODY_LIMITS, plainShapeProblem } from './common/validation/plain-shape';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { BearerAuthService } from '../common/auth/bearer-auth.service';
-import { toAppError, writeError } from '../common/errors/all-exceptions.filter';
+import { toAppError, writeError } from '../common/errors/error-writer';
 import { AppError, PayloadTooLargeError } from '../common/errors/app-error';
 import { MetricsService } from '../metrics/metrics.service';
 import { observeHttpRequest } from '../metrics/http-metrics.middleware';

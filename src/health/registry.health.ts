@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { HealthIndicatorService } from '@nestjs/terminus';
+import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { RegistryService } from '../registry/registry.service';
 
 /** Up once the registry has loaded its file and finished the start-up scan. */
@@ -10,7 +10,9 @@ export class RegistryHealthIndicator {
     private readonly registry: RegistryService,
   ) {}
 
-  isHealthy<const Key extends string>(key: Key) {
+  isHealthy<const Key extends string>(
+    key: Key,
+  ): HealthIndicatorResult<Key, 'up', { models: number }> | HealthIndicatorResult<Key, 'down', { reason: string }> {
     const check = this.indicator.check(key);
     if (!this.registry.isLoaded) return check.down({ reason: 'the model registry is not loaded yet' });
     return check.up({ models: this.registry.list().length });

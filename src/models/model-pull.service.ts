@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { AppError, ProviderUnavailableError, ValidationFailedError } from '../common/errors/app-error';
-import { toAppError } from '../common/errors/all-exceptions.filter';
+import { toAppError } from '../common/errors/error-writer';
 import { HttpClient, HttpError } from '../common/io/http-client';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
-import { upstreamMessage } from '../providers/llm-provider';
-import { NO_PROVIDERS_AVAILABLE, ProviderStatusService } from '../providers/provider-status.service';
+import { NO_PROVIDERS_AVAILABLE, ProviderStatusService, upstreamMessage } from '../providers';
 import { UnsupportedProviderError, UpstreamError } from './models.error';
 import { NdjsonLineError, ndjsonValues } from './ndjson';
 

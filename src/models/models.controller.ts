@@ -10,7 +10,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
-import { ProviderStatusService } from '../providers/provider-status.service';
+import { ProviderStatusService } from '../providers';
 import { ClientAbortSignal } from './client-abort-signal.decorator';
 import {
   ModelListDto,

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ProfilesModule } from '../profiles/profiles.module';
-import { ProvidersModule } from '../providers/providers.module';
+import { ProvidersModule } from '../providers';
 import { ServersModule } from '../servers/servers.module';
 import { ModelPullService } from './model-pull.service';
 import { ModelsController } from './models.controller';

@@ -1,17 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/io/clock';
 import { HttpClient } from '../common/io/http-client';
+import { TIERS } from '../common/vocabulary/tiers';
 import { LiteLlmConfig, MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { ProfilesService } from '../profiles/profiles.service';
-import { readLiteLlmModels } from '../providers/fingerprints';
+import { failureReason, httpErrorReason, readLiteLlmModels, unexpectedAnswer } from '../providers';
 import { FleetService } from '../servers/fleet.service';
-import { failureReason, httpErrorReason } from '../providers/llm-provider';
 import { ModelsSource, OpenAiModelListDto, toOpenAiModelList } from './dto/openai-models.dto';
 
 /** After LiteLLM failed, how long the fallback answers before LiteLLM is asked again (at most the TTL). */
 const RETRY_AFTER_FAILURE_MS = 5000;
-const TIERS = ['fast', 'balanced', 'powerful'] as const;
 
 /**
  * `GET /v1/models`. With LiteLLM: its list, cached MODELS_CACHE_TTL s, concurrent callers
@@ -85,7 +84,7 @@ export class OpenAiModelsService {
       });
       if (res.status !== 200) throw new Error(httpErrorReason(res, what));
       const list = readLiteLlmModels(res);
-      if (!list.ok) throw new Error(`unexpected answer from ${what}: ${list.reason}`);
+      if (!list.ok) throw new Error(unexpectedAnswer(what, list.reason));
       const body = toOpenAiModelList(
         list.value.map((m) => ({ id: m.id, created: m.created ?? this.startedSec, ownedBy: m.ownedBy ?? 'litellm' })),
       );

@@ -1,14 +1,9 @@
-import type { Tier } from '../registry/tiers';
+import type { BalancingStrategy } from '../common/vocabulary/balancing-strategies';
+import type { ProfileServerSettings } from '../common/vocabulary/server-settings';
+import type { Tier } from '../common/vocabulary/tiers';
 
-/** llama-server settings of a profile (all optional). */
-export interface ProfileServerSettings {
-  ctxSize?: number;
-  gpuLayers?: number | 'auto' | 'all';
-  parallel?: number;
-  extraArgs?: string[];
-  /** Start servers with --embeddings so /v1/embeddings can route to them. */
-  embeddings?: boolean;
-}
+// Lives in common/vocabulary; re-exported for fleet.service.ts and server-supervisor.ts (issue 18).
+export type { ProfileServerSettings } from '../common/vocabulary/server-settings';
 
 export interface TierConfigEntry {
   name: Tier;
@@ -17,8 +12,6 @@ export interface TierConfigEntry {
   description?: string;
 }
 
-export type LoadBalancingStrategy = 'round_robin' | 'least_loaded' | 'random';
-
 /** A profile as the API and the other modules see it (camelCase, validated). */
 export interface Profile {
   name: string;
@@ -26,7 +19,7 @@ export interface Profile {
   enabledModels: string[];
   tierConfig?: TierConfigEntry[];
   twoStage?: { enabled: boolean; stage1Tier: Tier; stage2Tier: Tier; stage1MaxTokens: number };
-  loadBalancing?: { enabled: boolean; strategy: LoadBalancingStrategy; healthCheckInterval: number };
+  loadBalancing?: { enabled: boolean; strategy: BalancingStrategy; healthCheckInterval: number };
   server?: ProfileServerSettings;
   /** Gateway aliases: requested model name → model id or tier. */
   aliases?: Record<string, string>;

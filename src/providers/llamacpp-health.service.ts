@@ -1,21 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProviderUnavailableError } from '../common/errors/app-error';
-import { HttpClient, HttpResponse } from '../common/io/http-client';
+import { HttpClient } from '../common/io/http-client';
+import { httpOrigin } from '../common/net/host';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { FleetService } from '../servers/fleet.service';
-import { ListedModel, readLlamaHealth, readLlamaModels } from './fingerprints';
-import {
-  LlmProvider,
-  ProviderHealth,
-  ProviderModel,
-  connected,
-  failureReason,
-  httpErrorReason,
-  joinUrl,
-  notConnected,
-  since,
-} from './llm-provider';
+import { ProviderHealth, ProviderModel, httpErrorReason, unexpectedAnswer } from './llm-provider';
+import { ListedModel, readLlamaHealth, readLlamaModels } from './provider-answers';
+import { ProviderHealthCheck } from './provider-health-check';
+
+/** What the external llama-server said: ready with its models, or loading (a throw is down). */
+type ExternalAnswer = { state: 'ready'; models: ListedModel[] } | { state: 'loading'; error: string };
 
 type External =
   | { state: 'ready'; models: ListedModel[]; latencyMs: number }
@@ -28,19 +23,16 @@ type External =
  * fleet: llama.cpp counts as connected when either serves a model.
  */
 @Injectable()
-export class LlamaCppHealthService implements LlmProvider {
+export class LlamaCppHealthService extends ProviderHealthCheck {
   readonly id = 'llamacpp' as const;
-  readonly baseUrl: string;
-  private readonly url: string;
 
   constructor(
-    private readonly http: HttpClient,
+    http: HttpClient,
     private readonly fleet: FleetService,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     // Given with or without /v1, like the other OpenAI-ish URLs.
-    this.url = config.providers.llamacpp.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
-    this.baseUrl = http.redact(this.url);
+    super(http, config.providers.llamacpp.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, ''));
   }
 
   /** Ready, loading or down, with the model id from `/v1/models`; the fleet's ready servers count too. */
@@ -53,17 +45,10 @@ export class LlamaCppHealthService implements LlmProvider {
       fleetServers: fleet.ready,
     };
     if (ext.state === 'ready')
-      return connected(
-        this.id,
-        this.baseUrl,
-        ext.models[0]?.id ?? fleet.ready[0]?.modelId ?? null,
-        ext.latencyMs,
-        metadata,
-      );
-    if (fleet.ready.length > 0)
-      return connected(this.id, this.baseUrl, fleet.ready[0].modelId, ext.latencyMs, metadata);
+      return this.connected(ext.models[0]?.id ?? fleet.ready[0]?.modelId ?? null, ext.latencyMs, metadata);
+    if (fleet.ready.length > 0) return this.connected(fleet.ready[0].modelId, ext.latencyMs, metadata);
     const starting = fleet.starting ? `; MAGI's fleet has no ready server yet (${fleet.starting} starting)` : '';
-    return notConnected(this.id, this.baseUrl, `${ext.error}${starting}`, ext.latencyMs, metadata);
+    return this.notConnected(`${ext.error}${starting}`, ext.latencyMs, metadata);
   }
 
   /** The models of a ready external llama-server and of the fleet's ready servers. */
@@ -84,40 +69,30 @@ export class LlamaCppHealthService implements LlmProvider {
 
   /** The fleet's ready servers (with their URLs) and how many are still starting. */
   private fleetServers(): { ready: Array<{ modelId: string; url: string }>; starting: number } {
-    const ready = this.fleet
-      .readyServers()
-      .map((s) => ({ modelId: s.modelId, url: `http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}` }));
+    const ready = this.fleet.readyServers().map((s) => ({ modelId: s.modelId, url: httpOrigin(s.host, s.port) }));
     const starting = this.fleet.list().filter((s) => s.state === 'starting' || s.state === 'restarting').length;
     return { ready, starting };
   }
 
   private async readExternal(signal: AbortSignal): Promise<External> {
-    const t0 = performance.now();
-    const get = (path: string): Promise<HttpResponse> => this.http.request({ url: joinUrl(this.url, path), signal });
-    try {
-      // Both at once: one round trip of waiting; /v1/models is 503 too while loading.
-      const [health, models] = await Promise.all([get('/health'), get('/v1/models')]);
-      const h = readLlamaHealth(health.status, health);
-      if (!h.ok)
-        return {
-          state: 'down',
-          error: `unexpected answer from GET ${this.baseUrl}/health: ${h.reason}`,
-          latencyMs: since(t0),
-        };
-      if (h.value.state === 'loading') {
-        return { state: 'loading', error: 'llama.cpp is loading the model (503 Loading model)', latencyMs: since(t0) };
-      }
-      if (h.value.state === 'unavailable') {
-        return { state: 'down', error: `llama.cpp is unavailable: ${h.value.message}`, latencyMs: since(t0) };
-      }
-      const what = `GET ${this.baseUrl}/v1/models`;
-      if (models.status !== 200) return { state: 'down', error: httpErrorReason(models, what), latencyMs: since(t0) };
-      const list = readLlamaModels(models);
-      if (!list.ok)
-        return { state: 'down', error: `unexpected answer from ${what}: ${list.reason}`, latencyMs: since(t0) };
-      return { state: 'ready', models: list.value, latencyMs: since(t0) };
-    } catch (e) {
-      return { state: 'down', error: failureReason(e), latencyMs: since(t0) };
-    }
+    const r = await this.timed(() => this.read(signal));
+    if (!r.ok) return { state: 'down', error: r.error, latencyMs: r.latencyMs };
+    return { ...r.value, latencyMs: r.latencyMs };
+  }
+
+  /** Throws with the reason when the external server is down or is not a llama-server. */
+  private async read(signal: AbortSignal): Promise<ExternalAnswer> {
+    // Both at once: one round trip of waiting; /v1/models is 503 too while loading.
+    const [health, models] = await Promise.all([this.get('/health', signal), this.get('/v1/models', signal)]);
+    const h = readLlamaHealth(health.status, health);
+    if (!h.ok) throw new Error(unexpectedAnswer(`GET ${this.baseUrl}/health`, h.reason));
+    if (h.value.state === 'loading')
+      return { state: 'loading', error: 'llama.cpp is loading the model (503 Loading model)' };
+    if (h.value.state === 'unavailable') throw new Error(`llama.cpp is unavailable: ${h.value.message}`);
+    const what = `GET ${this.baseUrl}/v1/models`;
+    if (models.status !== 200) throw new Error(httpErrorReason(models, what));
+    const list = readLlamaModels(models);
+    if (!list.ok) throw new Error(unexpectedAnswer(what, list.reason));
+    return { state: 'ready', models: list.value };
   }
 }

@@ -78,6 +78,11 @@ export function httpErrorReason(res: HttpResponse, what: string): string {
   return `HTTP ${res.status} from ${what}${upstreamMessage(res) ? `: ${upstreamMessage(res)}` : ''}`;
 }
 
+/** `unexpected answer from GET url: <why>` for an answer that is not the provider's. */
+export function unexpectedAnswer(what: string, reason: string): string {
+  return `unexpected answer from ${what}: ${reason}`;
+}
+
 /** The error text an upstream put into its answer (`error`, `error.message`, `detail`), else the start of the body. */
 export function upstreamMessage(res: Pick<HttpResponse, 'json' | 'text'>): string {
   const j = res.json as Record<string, unknown> | undefined;

@@ -1,20 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ProviderUnavailableError } from '../common/errors/app-error';
 import { HttpClient } from '../common/io/http-client';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
-import { ListedModel, readLmStudioModels, readLmStudioNative } from './fingerprints';
-import {
-  LlmProvider,
-  ProviderHealth,
-  ProviderModel,
-  connected,
-  failureReason,
-  httpErrorReason,
-  joinUrl,
-  notConnected,
-  since,
-} from './llm-provider';
+import { ProviderHealth, ProviderModel, httpErrorReason, joinUrl, unexpectedAnswer } from './llm-provider';
+import { ListedModel, readLmStudioModels, readLmStudioNative } from './provider-answers';
+import { ProviderHealthCheck } from './provider-health-check';
 
 /**
  * LM Studio: `GET {LMSTUDIO_BASE_URL}/models`, an OpenAI list whose entries are
@@ -22,46 +12,34 @@ import {
  * nothing, so the native `/api/v0/models` (entries with `state`) is asked instead.
  */
 @Injectable()
-export class LmStudioHealthService implements LlmProvider {
+export class LmStudioHealthService extends ProviderHealthCheck {
   readonly id = 'lmstudio' as const;
-  readonly baseUrl: string;
-  private readonly url: string;
 
-  constructor(
-    private readonly http: HttpClient,
-    @Inject(magiConfig.KEY) config: MagiConfig,
-  ) {
-    this.url = config.providers.lmstudio.baseUrl.replace(/\/+$/, '');
-    this.baseUrl = http.redact(this.url);
+  constructor(http: HttpClient, @Inject(magiConfig.KEY) config: MagiConfig) {
+    super(http, config.providers.lmstudio.baseUrl);
   }
 
   /** Checks that LM Studio answers at the base URL; the model is the first one listed. */
   async checkHealth(signal: AbortSignal): Promise<ProviderHealth> {
-    const t0 = performance.now();
-    try {
-      const models = await this.read(signal);
-      return connected(this.id, this.baseUrl, models[0]?.id ?? null, since(t0), { models: models.map((m) => m.id) });
-    } catch (e) {
-      return notConnected(this.id, this.baseUrl, failureReason(e), since(t0));
-    }
+    const r = await this.timed(() => this.read(signal));
+    if (!r.ok) return this.notConnected(r.error, r.latencyMs);
+    return this.connected(r.value[0]?.id ?? null, r.latencyMs, { models: r.value.map((m) => m.id) });
   }
 
   /** The models of `/v1/models`. */
-  async listModels(signal: AbortSignal): Promise<ProviderModel[]> {
-    try {
-      const models = await this.read(signal);
-      return models.map((m) => ({ id: m.id, name: m.id, provider: this.id, size: null, modifiedAt: null }));
-    } catch (e) {
-      throw new ProviderUnavailableError(this.id, failureReason(e));
-    }
+  listModels(signal: AbortSignal): Promise<ProviderModel[]> {
+    return this.listed(
+      () => this.read(signal),
+      (models) => models.map((m) => ({ id: m.id, name: m.id, provider: this.id, size: null, modifiedAt: null })),
+    );
   }
 
   private async read(signal: AbortSignal): Promise<ListedModel[]> {
-    const res = await this.http.request({ url: joinUrl(this.url, '/models'), signal });
+    const res = await this.get('/models', signal);
     const what = `GET ${this.baseUrl}/models`;
     if (res.status !== 200) throw new Error(httpErrorReason(res, what));
     const list = readLmStudioModels(res);
-    if (!list.ok) throw new Error(`unexpected answer from ${what}: ${list.reason}`);
+    if (!list.ok) throw new Error(unexpectedAnswer(what, list.reason));
     if (list.value) return list.value;
 
     const nativeUrl = joinUrl(this.url.replace(/\/v1$/, ''), '/api/v0/models');
@@ -69,7 +47,7 @@ export class LmStudioHealthService implements LlmProvider {
     const nativeList = native.status === 200 ? readLmStudioNative(native) : null;
     if (!nativeList?.ok) {
       throw new Error(
-        `unexpected answer from ${what}: an empty model list, and ${this.http.redact(nativeUrl)} is not LM Studio's`,
+        unexpectedAnswer(what, `an empty model list, and ${this.http.redact(nativeUrl)} is not LM Studio's`),
       );
     }
     return [];

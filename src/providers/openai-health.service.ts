@@ -3,18 +3,9 @@ import { ProviderUnavailableError } from '../common/errors/app-error';
 import { HttpClient } from '../common/io/http-client';
 import { MagiConfig, OpenAiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
-import { ListedModel, readOpenAiModels } from './fingerprints';
-import {
-  LlmProvider,
-  ProviderHealth,
-  ProviderModel,
-  connected,
-  failureReason,
-  httpErrorReason,
-  joinUrl,
-  notConnected,
-  since,
-} from './llm-provider';
+import { ProviderHealth, ProviderModel, httpErrorReason, unexpectedAnswer } from './llm-provider';
+import { ListedModel, readOpenAiModels } from './provider-answers';
+import { ProviderHealthCheck } from './provider-health-check';
 
 const NO_KEY = 'OPENAI_API_KEY is not set';
 
@@ -24,19 +15,13 @@ const NO_KEY = 'OPENAI_API_KEY is not set';
  * frequent and OpenAI is a paid, remote API). The model is OPENAI_MODEL.
  */
 @Injectable()
-export class OpenAiHealthService implements LlmProvider {
+export class OpenAiHealthService extends ProviderHealthCheck {
   readonly id = 'openai' as const;
-  readonly baseUrl: string;
   private readonly config: OpenAiConfig;
-  private readonly url: string;
 
-  constructor(
-    private readonly http: HttpClient,
-    @Inject(magiConfig.KEY) config: MagiConfig,
-  ) {
+  constructor(http: HttpClient, @Inject(magiConfig.KEY) config: MagiConfig) {
+    super(http, config.providers.openai.baseUrl);
     this.config = config.providers.openai;
-    this.url = this.config.baseUrl.replace(/\/+$/, '');
-    this.baseUrl = http.redact(this.url);
   }
 
   /** True when an API key is configured (OpenAI takes part in `auto` only then). */
@@ -46,51 +31,42 @@ export class OpenAiHealthService implements LlmProvider {
 
   /** Connected with a key; with OPENAI_VERIFY the key and the model are checked against `/models`. */
   async checkHealth(signal: AbortSignal): Promise<ProviderHealth> {
-    if (!this.hasKey) return notConnected(this.id, this.baseUrl, NO_KEY, null, { verified: false });
-    if (!this.config.verify) return connected(this.id, this.baseUrl, this.config.model, null, { verified: false });
-    const t0 = performance.now();
-    try {
-      const models = await this.read(signal);
-      const available = models.some((m) => m.id === this.config.model);
-      const health = connected(this.id, this.baseUrl, this.config.model, since(t0), {
-        verified: true,
-        modelAvailable: available,
-        modelCount: models.length,
-      });
-      return { ...health, modelDetected: available };
-    } catch (e) {
-      return notConnected(this.id, this.baseUrl, failureReason(e), since(t0), { verified: true });
-    }
+    if (!this.hasKey) return this.notConnected(NO_KEY, null, { verified: false });
+    if (!this.config.verify) return this.connected(this.config.model, null, { verified: false });
+    const r = await this.timed(() => this.read(signal));
+    if (!r.ok) return this.notConnected(r.error, r.latencyMs, { verified: true });
+    const available = r.value.some((m) => m.id === this.config.model);
+    const health = this.connected(this.config.model, r.latencyMs, {
+      verified: true,
+      modelAvailable: available,
+      modelCount: r.value.length,
+    });
+    return { ...health, modelDetected: available };
   }
 
   /** The models the key can use, from `GET /models`. */
-  async listModels(signal: AbortSignal): Promise<ProviderModel[]> {
-    if (!this.hasKey) throw new ProviderUnavailableError(this.id, NO_KEY);
-    try {
-      const models = await this.read(signal);
-      return models.map((m) => ({
-        id: m.id,
-        name: m.id,
-        provider: this.id,
-        size: null,
-        modifiedAt: m.created === null ? null : new Date(m.created * 1000).toISOString(),
-      }));
-    } catch (e) {
-      throw new ProviderUnavailableError(this.id, failureReason(e));
-    }
+  listModels(signal: AbortSignal): Promise<ProviderModel[]> {
+    if (!this.hasKey) return Promise.reject(new ProviderUnavailableError(this.id, NO_KEY));
+    return this.listed(
+      () => this.read(signal),
+      (models) =>
+        models.map((m) => ({
+          id: m.id,
+          name: m.id,
+          provider: this.id,
+          size: null,
+          modifiedAt: m.created === null ? null : new Date(m.created * 1000).toISOString(),
+        })),
+    );
   }
 
   private async read(signal: AbortSignal): Promise<ListedModel[]> {
-    const res = await this.http.request({
-      url: joinUrl(this.url, '/models'),
-      headers: { Authorization: `Bearer ${this.config.apiKey}` },
-      signal,
-    });
+    const res = await this.get('/models', signal, { Authorization: `Bearer ${this.config.apiKey}` });
     const what = `GET ${this.baseUrl}/models`;
     if (res.status === 401) throw new Error(`OpenAI rejected the API key (${httpErrorReason(res, what)})`);
     if (res.status !== 200) throw new Error(httpErrorReason(res, what));
     const list = readOpenAiModels(res);
-    if (!list.ok) throw new Error(`unexpected answer from ${what}: ${list.reason}`);
+    if (!list.ok) throw new Error(unexpectedAnswer(what, list.reason));
     return list.value;
   }
 }

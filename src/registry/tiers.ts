@@ -1,13 +1,12 @@
-export const TIERS = ['fast', 'balanced', 'powerful'] as const;
-export type Tier = (typeof TIERS)[number];
+import type { Tier } from '../common/vocabulary/tiers';
+
+// The names live in common/vocabulary; re-exported for the registry's and the gateway's imports (issue 18).
+export { TIERS, isTier } from '../common/vocabulary/tiers';
+export type { Tier } from '../common/vocabulary/tiers';
 
 export interface TierThresholds {
   powerfulMin: number;
   fastMax: number;
-}
-
-export function isTier(value: unknown): value is Tier {
-  return typeof value === 'string' && (TIERS as readonly string[]).includes(value);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
+import { SERVER_STATES } from '../common/vocabulary/server-states';
 import { MetricsService } from '../metrics/metrics.service';
 import { FleetService } from './fleet.service';
-import { SERVER_STATES } from './server-state';
 
 /** Fleet gauges, read from the supervisors at scrape time (labels: states and model ids, both bounded). */
 @Injectable()

@@ -1,5 +1,5 @@
-import type { Tier } from '../registry/tiers';
-import type { ServerState } from './server-state';
+import type { ServerState } from '../common/vocabulary/server-states';
+import type { Tier } from '../common/vocabulary/tiers';
 
 /** One server as `GET /api/models/servers` and the other modules see it. */
 export interface ServerView {

@@ -4,7 +4,7 @@
  * have used, the first one this build's `--help` lists is passed, and a setting the build
  * does not know is left out with a warning instead of making the server exit at once.
  */
-import type { ProfileServerSettings } from '../profiles/profile.types';
+import type { ProfileServerSettings } from '../common/vocabulary/server-settings';
 
 /** The flags one llama-server build accepts, read from its `--help`. */
 export interface HelpFlags {

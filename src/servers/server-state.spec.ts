@@ -1,4 +1,5 @@
-import { SERVER_STATES, SERVER_TRANSITIONS, canTransition } from './server-state';
+import { SERVER_STATES } from '../common/vocabulary/server-states';
+import { SERVER_TRANSITIONS, canTransition } from './server-state';
 
 describe('server state transitions', () => {
   it.each([

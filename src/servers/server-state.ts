@@ -2,8 +2,10 @@
  * The state machine of one supervised llama-server, declared as data: the supervisor
  * asks `canTransition` before every change and refuses anything not listed here.
  */
-export const SERVER_STATES = ['starting', 'ready', 'restarting', 'failed', 'stopping', 'stopped'] as const;
-export type ServerState = (typeof SERVER_STATES)[number];
+import type { ServerState } from '../common/vocabulary/server-states';
+
+// The state names live in common/vocabulary; re-exported for server-supervisor.ts's import (issue 18).
+export type { ServerState } from '../common/vocabulary/server-states';
 
 export const SERVER_TRANSITIONS: Readonly<Record<ServerState, readonly ServerState[]>> = {
   // Never started, or stopped on purpose: a reconcile may start it.

@@ -1,3 +1,5 @@
+import { TIERS } from '../vocabulary/tiers';
+
 /**
  * The one error type domain code throws. The filter turns it into
  * `{error, message, details}` (or OpenAI's shape under /v1). Services stay HTTP-free
@@ -34,9 +36,9 @@ export class ModelNotFoundError extends AppError {
 
 export class InvalidTierError extends AppError {
   constructor(tier: unknown) {
-    super('InvalidTier', 400, `Invalid tier: ${String(tier)}. Must be one of fast, balanced, powerful`, {
+    super('InvalidTier', 400, `Invalid tier: ${String(tier)}. Must be one of ${TIERS.join(', ')}`, {
       tier,
-      allowed: ['fast', 'balanced', 'powerful'],
+      allowed: [...TIERS],
     });
   }
 }

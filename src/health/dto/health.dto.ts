@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { SERVER_STATES, ServerState } from '../../servers/server-state';
+import { SERVER_STATES, ServerState } from '../../common/vocabulary/server-states';
 
 export class LiveResponseDto {
   /**

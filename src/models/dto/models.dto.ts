@@ -1,8 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { LLM_PROVIDER_CHOICES, LLM_PROVIDER_NAMES } from '../../config/magi-config';
-import type { ProviderHealth, ProviderModel } from '../../providers/llm-provider';
-import type { ActiveProvider } from '../../providers/provider-status.service';
-import { NO_PROVIDERS_AVAILABLE } from '../../providers/provider-status.service';
+import { NO_PROVIDERS_AVAILABLE } from '../../providers';
+import type { ActiveProvider, ProviderHealth, ProviderModel } from '../../providers';
 
 export class ProviderModelDto {
   /**

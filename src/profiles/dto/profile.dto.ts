@@ -20,10 +20,11 @@ import {
   ValidationOptions,
   buildMessage,
 } from 'class-validator';
-import { TIERS, Tier } from '../../registry/tiers';
-import type { LoadBalancingStrategy, Profile, ProfileServerSettings, TierConfigEntry } from '../profile.types';
+import { BALANCING_STRATEGIES, BalancingStrategy } from '../../common/vocabulary/balancing-strategies';
+import type { ProfileServerSettings } from '../../common/vocabulary/server-settings';
+import { TIERS, Tier } from '../../common/vocabulary/tiers';
+import type { Profile, TierConfigEntry } from '../profile.types';
 
-export const LOAD_BALANCING_STRATEGIES: readonly LoadBalancingStrategy[] = ['round_robin', 'least_loaded', 'random'];
 export const GPU_LAYER_WORDS = ['auto', 'all'] as const;
 
 /** Limits that keep hostile bodies and files small and shallow (they are 400s, never 500s). */
@@ -159,11 +160,11 @@ export class LoadBalancingDto {
   enabled: boolean;
 
   /** How the gateway picks among the ready servers of a tier. */
-  @ApiProperty({ enum: LOAD_BALANCING_STRATEGIES, example: 'round_robin' })
-  @IsIn(LOAD_BALANCING_STRATEGIES, {
-    message: `strategy must be one of ${LOAD_BALANCING_STRATEGIES.join(', ')}`,
+  @ApiProperty({ enum: BALANCING_STRATEGIES, example: 'round_robin' })
+  @IsIn(BALANCING_STRATEGIES, {
+    message: `strategy must be one of ${BALANCING_STRATEGIES.join(', ')}`,
   })
-  strategy: LoadBalancingStrategy;
+  strategy: BalancingStrategy;
 
   /**
    * Seconds between health checks of the servers.

@@ -1,9 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { TIERS, Tier } from '../../registry/tiers';
 import type { ServerView } from '../fleet.types';
-import { SERVER_STATES, ServerState } from '../server-state';
+import { SERVER_STATES, ServerState } from '../../common/vocabulary/server-states';
+import { TIERS, Tier } from '../../common/vocabulary/tiers';
 
 /** The most lines `GET …/logs` hands out at once. */
 export const MAX_LOG_LINES = 5000;

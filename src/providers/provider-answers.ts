@@ -1,7 +1,8 @@
 /**
- * How each provider's answers are recognised (shared/contracts/README.md, "Fingerprints").
- * A port that answers something else — another provider, a captive portal's HTML page,
- * truncated JSON — is "unexpected answer", never a false "connected". Pure functions.
+ * Parsers of the providers' answers: each reads one provider's JSON and recognises it by its
+ * fingerprint (shared/contracts/README.md, "Fingerprints"). A port that answers something
+ * else — another provider, a captive portal's HTML page, truncated JSON — is "unexpected
+ * answer", never a false "connected". Pure functions.
  */
 import type { HttpResponse } from '../common/io/http-client';
 

@@ -10,7 +10,7 @@ import {
   readOllamaTags,
   readOllamaVersion,
   readOpenAiModels,
-} from './fingerprints';
+} from './provider-answers';
 
 /** An answer as the HTTP port hands it over, from a contract exchange. */
 function answer(name: string): { status: number; json: unknown; text: string; headers: Record<string, string> } {
