@@ -5,11 +5,11 @@
  * nothing partial, nothing acknowledged lost.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { makeTestDirs, testEnv } from '../support/create-test-app';
-import { CORPUS_DIR } from '../support/corpus';
+import { generateCorpus } from '../support/corpus';
 import { buildPrivateDist } from '../support/build';
 import { freePort, waitFor } from '../support/fixtures';
 import { recordFigures } from '../support/figures';
@@ -63,8 +63,7 @@ describe('Crash safety under SIGKILL', () => {
 
   it(`keeps the registry and every profile whole and acknowledged over ${ROUNDS} kills`, async () => {
     const dirs = makeTestDirs('magi-crash-');
-    copyFileSync(join(CORPUS_DIR, 'phi-4-Q4_K_M.gguf'), join(dirs.models, 'phi-4-Q4_K_M.gguf'));
-    copyFileSync(join(CORPUS_DIR, 'Qwen3-4B-Q4_K_M.gguf'), join(dirs.models, 'Qwen3-4B-Q4_K_M.gguf'));
+    await generateCorpus(dirs.models, { only: ['phi-4-Q4_K_M.gguf', 'Qwen3-4B-Q4_K_M.gguf'] });
     const env = testEnv(dirs, { ACTIVE_PROFILE: 'development' });
     const registryFile = join(dirs.data, 'model_registry.json');
     const profileFile = join(dirs.profiles, 'crash.yaml');

@@ -3,12 +3,12 @@
  * Asserts zero 5xx, the error shape on every 4xx (OpenAI's under /v1), the server still
  * live, and no file changed outside the test's own temp folders.
  */
-import { copyFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createTestApp, makeTestDirs, TestApp } from '../support/create-test-app';
-import { CORPUS_DIR } from '../support/corpus';
+import { generateCorpus } from '../support/corpus';
 import { diffSnapshots, snapshotTree } from '../support/fs-snapshot';
 import { isErrorShape } from '../support/json';
 import { recordFigures } from '../support/figures';
@@ -305,8 +305,7 @@ describe('Fuzz: bad requests across every route', () => {
   beforeAll(async () => {
     ollama = await startOllamaFixture();
     const dirs = makeTestDirs('magi-fuzz-');
-    copyFileSync(join(CORPUS_DIR, 'Qwen3-4B-Q4_K_M.gguf'), join(dirs.models, 'Qwen3-4B-Q4_K_M.gguf'));
-    copyFileSync(join(CORPUS_DIR, 'phi-4-Q4_K_M.gguf'), join(dirs.models, 'phi-4-Q4_K_M.gguf'));
+    await generateCorpus(dirs.models, { only: ['Qwen3-4B-Q4_K_M.gguf', 'phi-4-Q4_K_M.gguf'] });
     t = await createTestApp({
       dirs,
       env: { LLM_PROVIDER: 'ollama', OLLAMA_BASE_URL: ollama.url, PROVIDER_TIMEOUT_MS: '300' },

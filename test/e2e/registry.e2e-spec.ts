@@ -1,17 +1,10 @@
-import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { createTestApp, makeTestDirs, TestApp, TestDirs } from '../support/create-test-app';
-import { CORPUS_DIR, loadExpected } from '../support/corpus';
+import { createTestApp, makeTestDirs, TestApp } from '../support/create-test-app';
+import { EXPECTED as expected, generateCorpus } from '../support/corpus';
 import { isErrorShape, nonCamelKeys } from '../support/json';
 import { writeGgufFile } from '../support/gguf-writer';
-
-const expected = loadExpected();
-
-function copyCorpus(dirs: TestDirs): void {
-  for (const f of readdirSync(CORPUS_DIR))
-    if (f.endsWith('.gguf')) copyFileSync(join(CORPUS_DIR, f), join(dirs.models, f));
-}
 
 type Model = Record<string, any>;
 
@@ -21,7 +14,7 @@ describe('Registry over HTTP (GGUF corpus)', () => {
 
   beforeAll(async () => {
     const dirs = makeTestDirs();
-    copyCorpus(dirs);
+    await generateCorpus(dirs.models);
     t = await createTestApp({ dirs });
     const res = await request(t.url).get('/api/models/registry').expect(200);
     models = res.body.models;
@@ -35,7 +28,7 @@ describe('Registry over HTTP (GGUF corpus)', () => {
   };
 
   describe('GET /api/models/registry', () => {
-    it('lists every corpus model with the values of expected.json', () => {
+    it('lists every corpus model with the values of the expected table', () => {
       expect(Object.keys(models)).toHaveLength(expected.models.length);
       for (const e of expected.models) {
         const m = byFile(e.file);
@@ -54,7 +47,7 @@ describe('Registry over HTTP (GGUF corpus)', () => {
       const split = expected.models.find((e) => e.split)!;
       const m = byFile(split.file);
       expect(m.splitFiles.map((p: string) => p.split('/').pop())).toEqual(split.split!.files);
-      const total = split.split!.files.reduce((n, f) => n + readFileSync(join(CORPUS_DIR, f)).length, 0);
+      const total = split.split!.files.reduce((n, f) => n + statSync(join(t.dirs.models, f)).size, 0);
       expect(m.fileSizeBytes).toBe(total);
       expect(Object.values(models).filter((x) => x.filename.includes('-of-0000'))).toHaveLength(1);
     });
@@ -256,8 +249,7 @@ describe('Registry over HTTP (GGUF corpus)', () => {
 describe('Registry persistence', () => {
   it('keeps overrides across a rescan and a restart, and ids stay with their files', async () => {
     const dirs = makeTestDirs();
-    for (const f of ['Qwen3-4B-Q4_K_M.gguf', 'phi-4-Q4_K_M.gguf'])
-      copyFileSync(join(CORPUS_DIR, f), join(dirs.models, f));
+    await generateCorpus(dirs.models, { only: ['Qwen3-4B-Q4_K_M.gguf', 'phi-4-Q4_K_M.gguf'] });
     let t = await createTestApp({ dirs });
     const ids = Object.keys((await request(t.url).get('/api/models/registry')).body.models).sort();
     const phi = ids.find((i) => i.startsWith('phi'))!;
@@ -278,7 +270,7 @@ describe('Registry persistence', () => {
 
   it('recovers from a corrupt registry file: moves it aside, uses the last good copy, still starts', async () => {
     const dirs = makeTestDirs();
-    copyFileSync(join(CORPUS_DIR, 'phi-4-Q4_K_M.gguf'), join(dirs.models, 'phi-4-Q4_K_M.gguf'));
+    await generateCorpus(dirs.models, { only: ['phi-4-Q4_K_M.gguf'] });
     let t = await createTestApp({ dirs });
     const id = Object.keys((await request(t.url).get('/api/models/registry')).body.models)[0];
     await request(t.url).put(`/api/models/${id}/tier`).send({ tier: 'powerful' }).expect(200);

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, Browser } from 'playwright-core';
 import { createTestApp, makeTestDirs, TestApp } from '../support/create-test-app';
-import { CORPUS_DIR } from '../support/corpus';
+import { generateCorpus } from '../support/corpus';
 
 /** Debian's chromium (installed by .ci/run); playwright-core never downloads a browser. */
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -20,7 +20,7 @@ describeBrowser('Swagger UI in a real browser', () => {
 
   beforeAll(async () => {
     const dirs = makeTestDirs();
-    copyFileSync(join(CORPUS_DIR, 'Qwen3-4B-Q4_K_M.gguf'), join(dirs.models, 'Qwen3-4B-Q4_K_M.gguf'));
+    await generateCorpus(dirs.models, { only: ['Qwen3-4B-Q4_K_M.gguf'] });
     t = await createTestApp({ dirs });
     browser = await chromium.launch({
       executablePath: CHROMIUM ?? '/usr/bin/chromium',

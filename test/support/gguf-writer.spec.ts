@@ -1,9 +1,18 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { GgufParseError, parseGgufHeader } from '../../src/registry/gguf/gguf-reader';
+import { GgufParseError, GgufType, parseGgufHeader } from '../../src/registry/gguf/gguf-reader';
 import { deriveModelInfo } from '../../src/registry/gguf/model-info';
-import { buildGgufHeader, GgufBreakage, openByteSource, writeBrokenGgufFile, writeGgufFile } from './gguf-writer';
+import {
+  buildGgufFile,
+  buildGgufHeader,
+  GgmlType,
+  GgufBreakage,
+  openByteSource,
+  writeBrokenGgufFile,
+  writeGgufFile,
+  writeGgufLayout,
+} from './gguf-writer';
 
 describe('gguf-writer', () => {
   let dir: string;
@@ -115,6 +124,48 @@ describe('gguf-writer', () => {
     });
   });
 
+  describe('writeGgufLayout', () => {
+    const layout = {
+      kvs: [
+        { key: 'general.architecture', type: GgufType.STRING, value: 'qwen3' },
+        { vocab: 'tokens' as const, count: 1000, thinkTokenId: 400 },
+        { vocab: 'token_type' as const, count: 1000 },
+        { key: 'qwen3.block_count', type: GgufType.UINT32, value: 1 },
+      ],
+      tensors: [
+        { name: 'token_embd.weight', dims: [256, 1000], type: GgmlType.Q6_K },
+        { name: 'blk.0.attn_norm.weight', dims: [256], type: GgmlType.F32 },
+        { name: 'blk.0.ffn_down_exps.weight', dims: [512, 256, 4], type: GgmlType.Q4_K },
+      ],
+    };
+
+    it('writes the KVs in order and the tensor infos as given, sized by their ggml types', async () => {
+      const file = path.join(dir, 'layout.gguf');
+      const written = await writeGgufLayout(file, layout);
+
+      const sut = await parse(file);
+
+      expect(Object.keys(sut.metadata)).toEqual([
+        'general.architecture',
+        'tokenizer.ggml.tokens',
+        'tokenizer.ggml.token_type',
+        'qwen3.block_count',
+      ]);
+      expect(sut.hasThinkToken).toBe(true);
+      expect(sut.parameterCount).toBe(256 * 1000 + 256 + 512 * 256 * 4);
+      expect(sut.tensorCount).toBe(3);
+      expect(sut.headerBytes).toBe(written.size);
+      // Q6_K: 210 bytes per 256 elements (210,000, padded to 32: 210,016); F32: 1024; Q4_K: 144 per 256.
+      expect(written.tensorDataBytes).toBe(210_016 + 1024 + 2048 * 144);
+    });
+
+    it('refuses a shape whose rows are not whole blocks of its type', () => {
+      const bad = { kvs: [], tensors: [{ name: 'x.weight', dims: [100, 2], type: GgmlType.Q4_K }] };
+
+      expect(() => buildGgufFile(bad)).toThrow(/not a multiple of Q4_K's block of 256/);
+    });
+  });
+
   describe('writeBrokenGgufFile', () => {
     it.each<[string, GgufBreakage, RegExp]>([
       ['truncated', { kind: 'truncated', at: 300_000 }, /^truncated header at byte \d+/],
@@ -132,6 +183,15 @@ describe('gguf-writer', () => {
 
       expect(err).toBeInstanceOf(GgufParseError);
       expect((err as Error).message).toMatch(message);
+    });
+
+    it('overwrites the length of an existing string KV in place', async () => {
+      const opts = { name: 'a', basename: 'b' };
+      const file = path.join(dir, 'huge.gguf');
+      await writeBrokenGgufFile(file, { kind: 'huge-string', key: 'general.basename' }, opts);
+
+      expect(fs.statSync(file).size).toBe(buildGgufHeader(opts).result.size);
+      await expect(parse(file)).rejects.toThrow(/string "general.basename" length 1152921504606846976/);
     });
 
     it('truncates at the byte asked for', async () => {

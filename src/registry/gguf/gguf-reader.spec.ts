@@ -1,30 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildGgufHeader, ggufCorpusDir, GgufWriteOptions, openByteSource } from '../../../test/support/gguf-writer';
+import { EXPECTED as expected, extraCorpusDir, useCorpus } from '../../../test/support/corpus';
+import { buildGgufHeader, GgufWriteOptions, openByteSource } from '../../../test/support/gguf-writer';
 import { ByteSource, GgufHeader, GgufParseError, GgufParseOptions, GgufType, parseGgufHeader } from './gguf-reader';
+import { deriveModelInfo } from './model-info';
 
-interface ExpectedModel {
-  file: string;
-  architecture: string;
-  parameterCount: number;
-  fileType: number;
-  contextLength: number;
-  isThinkingModel: boolean;
-  tensorCount: number;
-  vocabSize: number;
-  blockCount: number;
-  embeddingLength: number;
-  split: { count: number; files: string[] } | null;
-}
-interface Expected {
-  models: ExpectedModel[];
-  projectorDetails: Array<{ file: string; architecture: string; parameterCount: number }>;
-  broken: Array<{ file: string; why: string }>;
-}
-
-const corpus = ggufCorpusDir();
-const expected = JSON.parse(fs.readFileSync(path.join(corpus, 'expected.json'), 'utf8')) as Expected;
+const corpus = useCorpus();
 
 /** Wraps a source to record what was asked of it. */
 function recording(src: ByteSource): ByteSource & { calls: number; largest: number; total: number } {
@@ -57,7 +39,7 @@ async function parseCorpusFile(
   file: string,
   opts?: GgufParseOptions,
 ): Promise<{ header: GgufHeader; size: number; largestRead: number; requested: number }> {
-  const src = await openByteSource(path.join(corpus, file));
+  const src = await openByteSource(corpus().path(file));
   try {
     const rec = recording(src);
     const header = await parseGgufHeader(rec, opts);
@@ -86,7 +68,7 @@ function built(opts: GgufWriteOptions): Buffer {
 }
 
 describe('parseGgufHeader', () => {
-  describe('on the shared corpus', () => {
+  describe('on the generated corpus', () => {
     const single = expected.models.filter((m) => m.split === null);
 
     it.each(single.map((m) => [m.file, m]))('reads %s', async (_file, model) => {
@@ -102,6 +84,8 @@ describe('parseGgufHeader', () => {
       expect(sut.metadata[`${m.architecture}.block_count`]).toBe(m.blockCount);
       expect(sut.metadata[`${m.architecture}.embedding_length`]).toBe(m.embeddingLength);
       expect(sut.metadata['tokenizer.ggml.tokens']).toEqual({ type: 'string', length: m.vocabSize });
+      expect(sut.metadata[`${m.architecture}.expert_count`] ?? null).toBe(m.expertCount);
+      expect(sut.metadata[`${m.architecture}.expert_used_count`] ?? null).toBe(m.expertUsedCount);
       // The corpus files end right after the header padding.
       expect(sut.headerBytes).toBe(size);
       expect(sut.kvCount).toBe(Object.keys(sut.metadata).length);
@@ -131,15 +115,37 @@ describe('parseGgufHeader', () => {
       expect(sut.metadata['tokenizer.chat_template']).toContain('<|start_header_id|>');
     });
 
-    it('sums the parameter count over both shards of the 70B split model', async () => {
+    it('sums the parameter count over the three shards of the 70B split model', async () => {
       const model = expected.models.find((m) => m.split !== null)!;
       const shards = await Promise.all(model.split!.files.map((f) => parseCorpusFile(f)));
 
+      expect(shards).toHaveLength(3);
       expect(shards.reduce((n, s) => n + s.header.parameterCount, 0)).toBe(model.parameterCount);
       expect(shards.reduce((n, s) => n + s.header.tensorCount, 0)).toBe(model.tensorCount);
-      expect(shards[0].header.metadata['llama.context_length']).toBe(model.contextLength);
-      // The second shard carries nothing but the split keys.
-      expect(shards[1].header.metadata).toEqual({ 'split.no': 1, 'split.count': 2, 'split.tensors.count': 724 });
+      expect(shards.every((s) => s.header.tensorCount > 0)).toBe(true);
+      expect(shards[0].header.metadata).toMatchObject({
+        'general.architecture': 'llama',
+        'llama.context_length': model.contextLength,
+        'split.no': 0,
+        'split.count': 3,
+        'split.tensors.count': 724,
+      });
+      // The later shards carry nothing but the split keys.
+      expect(shards[1].header.metadata).toEqual({ 'split.no': 1, 'split.count': 3, 'split.tensors.count': 724 });
+      expect(shards[2].header.metadata).toEqual({ 'split.no': 2, 'split.count': 3, 'split.tensors.count': 724 });
+    });
+
+    it('reads the MoE hyperparameters of Qwen3-30B-A3B', async () => {
+      const { header: sut } = await parseCorpusFile('Qwen3-30B-A3B-Q4_K_M.gguf');
+
+      expect(sut.metadata).toMatchObject({
+        'general.architecture': 'qwen3moe',
+        'qwen3moe.expert_count': 128,
+        'qwen3moe.expert_used_count': 8,
+        'qwen3moe.expert_feed_forward_length': 768,
+        'qwen3moe.attention.head_count_kv': 4,
+      });
+      expect(sut.parameterCount).toBe(30_532_122_624);
     });
 
     it('reads the projector header', async () => {
@@ -173,7 +179,7 @@ describe('parseGgufHeader', () => {
     it('gives the same result with small chunks and short reads', async () => {
       const file = 'Qwen3-4B-Q4_K_M.gguf';
       const { header: reference } = await parseCorpusFile(file);
-      const bytes = fs.readFileSync(path.join(corpus, file));
+      const bytes = fs.readFileSync(corpus().path(file));
 
       const small = await parseGgufHeader(memorySource(bytes), { chunkSize: 64 * 1024 });
       const short = await parseGgufHeader(memorySource(bytes, 4093));
@@ -198,6 +204,7 @@ describe('parseGgufHeader', () => {
 
     it('covers every broken file the corpus lists', () => {
       expect(expected.broken.map((b) => b.file).sort()).toEqual(Object.keys(messages).sort());
+      expect(expected.broken.every((b) => corpus().files.includes(b.file))).toBe(true);
     });
 
     it.each(Object.entries(messages))('rejects %s', async (file, message) => {
@@ -208,7 +215,7 @@ describe('parseGgufHeader', () => {
     it.each(['huge-string.gguf', 'too-many-tensors.gguf', 'truncated.gguf'])(
       'rejects %s without reading past the file or allocating for the declared size',
       async (file) => {
-        const src = await openByteSource(path.join(corpus, file));
+        const src = await openByteSource(corpus().path(file));
         const rec = recording(src);
         const before = process.memoryUsage().arrayBuffers;
         try {
@@ -222,6 +229,43 @@ describe('parseGgufHeader', () => {
         expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
       },
     );
+  });
+
+  describe('on every file of the corpus, and of $GGUF_CORPUS when set', () => {
+    /** Parses `file`: a header that deriveModelInfo can describe, or a GgufParseError, nothing else. */
+    async function outcome(file: string): Promise<'parsed' | 'refused'> {
+      const src = await openByteSource(file);
+      try {
+        const header = await parseGgufHeader(src).catch((e: unknown) => e as Error);
+        if (header instanceof Error) {
+          expect({ file, error: header }).toEqual({ file, error: expect.any(GgufParseError) });
+          return 'refused';
+        }
+        expect(header.headerBytes).toBeLessThanOrEqual(src.size);
+        expect(header.kvCount).toBe(Object.keys(header.metadata).length);
+        expect(deriveModelInfo(header, path.basename(file)).parameterCount).toBe(header.parameterCount);
+        return 'parsed';
+      } finally {
+        await src.close();
+      }
+    }
+
+    it('parses every model, shard and projector file and refuses every broken one', async () => {
+      const broken = new Set(expected.broken.map((b) => b.file));
+      for (const f of corpus().files) {
+        expect({ f, got: await outcome(corpus().path(f)) }).toEqual({ f, got: broken.has(f) ? 'refused' : 'parsed' });
+      }
+    });
+
+    // An extra input only: GGUF_CORPUS names a folder of real files (never needed, never a default).
+    const extra = extraCorpusDir();
+    if (extra) {
+      it(`parses or refuses with a GgufParseError every .gguf in $GGUF_CORPUS (${extra})`, async () => {
+        const files = fs.readdirSync(extra).filter((f) => f.endsWith('.gguf'));
+        expect(files.length).toBeGreaterThan(0);
+        for (const f of files) expect(['parsed', 'refused']).toContain(await outcome(path.join(extra, f)));
+      });
+    }
   });
 
   describe('on crafted headers', () => {

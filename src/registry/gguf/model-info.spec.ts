@@ -1,6 +1,5 @@
-import * as path from 'path';
-import { loadExpected } from '../../../test/support/corpus';
-import { ggufCorpusDir, openByteSource } from '../../../test/support/gguf-writer';
+import { EXPECTED as expected, useCorpus } from '../../../test/support/corpus';
+import { openByteSource } from '../../../test/support/gguf-writer';
 import { fileTypeName, quantizationFromFileName } from './file-types';
 import { GgufHeader, GgufValue, parseGgufHeader } from './gguf-reader';
 import {
@@ -12,11 +11,10 @@ import {
   toSizeParams,
 } from './model-info';
 
-const corpus = ggufCorpusDir();
-const expected = loadExpected();
+const corpus = useCorpus();
 
 async function infoOf(file: string): Promise<ModelInfo> {
-  const src = await openByteSource(path.join(corpus, file));
+  const src = await openByteSource(corpus().path(file));
   try {
     return deriveModelInfo(await parseGgufHeader(src), file);
   } finally {
@@ -39,26 +37,29 @@ function header(metadata: Record<string, GgufValue>, parameterCount = 0, hasThin
 }
 
 describe('deriveModelInfo', () => {
-  describe('on the shared corpus', () => {
-    it.each(expected.models.map((m) => [m.file, m]))('describes %s as expected.json says', async (_file, model) => {
-      const m = model;
-      const sut = await infoOf(m.file);
+  describe('on the generated corpus', () => {
+    it.each(expected.models.map((m) => [m.file, m]))(
+      'describes %s as the expected table says',
+      async (_file, model) => {
+        const m = model;
+        const sut = await infoOf(m.file);
 
-      expect(sut.architecture).toBe(m.architecture);
-      expect(m.familyAlternatives).toContain(sut.family);
-      expect(sut.quantization).toBe(m.quantization);
-      expect(sut.contextLength).toBe(m.contextLength);
-      expect(sut.isThinkingModel).toBe(m.isThinkingModel);
-      expect(sut.sizeLabel).toBe(m.sizeLabel);
-      expect(sut.displayName).toBe(m.name);
-      expect(sut.isProjector).toBe(false);
-      if (m.split === null) {
-        expect(sut.split).toBeNull();
-        expect(sut.parameterCount).toBe(m.parameterCount);
-        expect(sut.sizeParams).toBe(m.sizeParams);
-      }
-      expect(suggestModelIdBase(sut)).toMatch(/^[a-z0-9]+(_[a-z0-9]+)*$/);
-    });
+        expect(sut.architecture).toBe(m.architecture);
+        expect(m.familyAlternatives).toContain(sut.family);
+        expect(sut.quantization).toBe(m.quantization);
+        expect(sut.contextLength).toBe(m.contextLength);
+        expect(sut.isThinkingModel).toBe(m.isThinkingModel);
+        expect(sut.sizeLabel).toBe(m.sizeLabel);
+        expect(sut.displayName).toBe(m.name);
+        expect(sut.isProjector).toBe(false);
+        if (m.split === null) {
+          expect(sut.split).toBeNull();
+          expect(sut.parameterCount).toBe(m.parameterCount);
+          expect(sut.sizeParams).toBe(m.sizeParams);
+        }
+        expect(suggestModelIdBase(sut)).toMatch(/^[a-z0-9]+(_[a-z0-9]+)*$/);
+      },
+    );
 
     it('gives every corpus model a distinct id base', async () => {
       const ids = await Promise.all(expected.models.map(async (m) => suggestModelIdBase(await infoOf(m.file))));
@@ -76,6 +77,8 @@ describe('deriveModelInfo', () => {
       ['Mistral-Small-24B-Instruct-2501-Q6_K.gguf', 'mistral', '2501', 'mistral_2501_24b_q6k'],
       ['phi-4-Q4_K_M.gguf', 'phi4', '4', 'phi4_15b_q4km'],
       ['tiny-7B-Q8_0.gguf', 'qwen3', '3', 'qwen3_1_7b_q4km'],
+      ['Qwen3-30B-A3B-Q4_K_M.gguf', 'qwen3', '3', 'qwen3_30b_a3b_q4km'],
+      ['Llama-3.3-70B-Instruct-Q4_K_M-00001-of-00003.gguf', 'llama', '3.3', 'llama_3_3_70b_q4km'],
     ])('names %s: family %s, version %s, id %s', async (file, family, version, id) => {
       const sut = await infoOf(file);
 
@@ -88,21 +91,24 @@ describe('deriveModelInfo', () => {
       expect([sut.sizeLabel, sut.quantization, sut.sizeParams]).toEqual(['1.7B', 'Q4_K_M', 1.72]);
     });
 
-    it('describes both shards of the split 70B model, the second from its split keys and file name alone', async () => {
+    it('describes the three shards of the split 70B model, the later ones from their split keys and file names alone', async () => {
       const model = expected.models.find((m) => m.split !== null)!;
-      const [first, second] = await Promise.all(model.split!.files.map(infoOf));
+      const shards = await Promise.all(model.split!.files.map(infoOf));
 
-      expect(first.split).toEqual({ no: 0, count: 2, fileNames: model.split!.files });
-      expect(second.split).toEqual({ no: 1, count: 2, fileNames: model.split!.files });
-      expect(second).toMatchObject({
-        architecture: null,
-        family: 'llama',
-        version: '3.3',
-        quantization: 'Q4_K_M',
-        sizeLabel: '70B',
-        contextLength: null,
-      });
-      expect(toSizeParams(first.parameterCount + second.parameterCount)).toBe(model.sizeParams);
+      expect(shards.map((s) => s.split)).toEqual(
+        [0, 1, 2].map((no) => ({ no, count: 3, fileNames: model.split!.files })),
+      );
+      for (const later of shards.slice(1)) {
+        expect(later).toMatchObject({
+          architecture: null,
+          family: 'llama',
+          version: '3.3',
+          quantization: 'Q4_K_M',
+          sizeLabel: '70B',
+          contextLength: null,
+        });
+      }
+      expect(toSizeParams(shards.reduce((n, s) => n + s.parameterCount, 0))).toBe(model.sizeParams);
     });
 
     it('marks the mmproj file as a projector', async () => {
