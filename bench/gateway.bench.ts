@@ -271,13 +271,13 @@ export function wrkLoad(
  * Non-streamed load: wrk when available, else the raw-socket loop of the streamed runs
  * (not autocannon, which reports whole milliseconds, too coarse for a sub-millisecond target).
  */
-async function jsonLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+export async function jsonLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
   if (WRK) return wrkLoad(url, body, connections, seconds);
   const r = await streamLoad(url, body, connections, seconds);
   return { rps: r.rps, p50: r.totalP50, p99: r.totalP99, errors: r.errors, non2xx: 0 };
 }
 
-interface StreamResult {
+export interface StreamResult {
   rps: number;
   ttfcP50: number;
   ttfcP99: number;
@@ -424,7 +424,7 @@ function connectionLoop(
  * send streams straight to llama-server, which closes the connection after each one. MAGI
  * keeps its clients' connections open and opens the new one upstream itself.
  */
-async function streamLoad(
+export async function streamLoad(
   url: string,
   body: string,
   connections: number,

@@ -80,7 +80,7 @@ describe('Forwarder.forward', () => {
       req.on('end', () => {
         last = sut.forward({ ...target, body: Buffer.concat(chunks) }, res);
         void last.then((r) => {
-          if (r.outcome === 'unreachable' && !res.headersSent)
+          if (r.kind === 'unreachable' && !res.headersSent)
             res.writeHead(599).end(JSON.stringify({ unreachable: true }));
         });
       });
@@ -116,7 +116,7 @@ describe('Forwarder.forward', () => {
     expect(res.headers['x-magi-model']).toBe('fwd');
     expect(res.json()).toMatchObject({ object: 'chat.completion', usage: { completion_tokens: 2 } });
     const result = await last;
-    expect(result).toMatchObject({ outcome: 'completed', status: 200, usage: { completionTokens: 2 } });
+    expect(result).toMatchObject({ kind: 'completed', status: 200, usage: { completionTokens: 2 } });
     expect(sut.origins()).toContain(standin.url);
   });
 
@@ -125,7 +125,7 @@ describe('Forwarder.forward', () => {
     const res = await httpRequest(`${proxyUrl}/x`, { method: 'POST', body: { model: 'fwd' } });
     expect(res.status).toBe(400);
     expect(res.json().error.message).toBe("'messages' is required");
-    expect(await last).toMatchObject({ outcome: 'completed', status: 400, usage: null });
+    expect(await last).toMatchObject({ kind: 'completed', status: 400, usage: null });
   });
 
   it('reports a refused connection as unreachable without writing anything', async () => {
@@ -134,8 +134,8 @@ describe('Forwarder.forward', () => {
     const res = await httpRequest(`${proxyUrl}/x`, { method: 'POST', body: chat() });
     expect(res.status).toBe(599);
     const result = await last;
-    expect(result.outcome).toBe('unreachable');
-    expect(result.outcome === 'unreachable' && (result.error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    expect(result.kind).toBe('unreachable');
+    expect(result.kind === 'unreachable' && (result.error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
   });
 
   it('aborts the upstream request when the client goes away mid-stream', async () => {
@@ -152,7 +152,7 @@ describe('Forwarder.forward', () => {
     const busy = await httpRequest(`${standin.url}/slots`);
     expect(busy.json()[0].is_processing).toBe(true);
     req.destroy();
-    expect(await last).toMatchObject({ outcome: 'client-gone', status: 200 });
+    expect(await last).toMatchObject({ kind: 'client-gone', status: 200 });
     await waitFor(
       async () => !(await httpRequest(`${standin.url}/slots`)).json()[0].is_processing,
       1000,
@@ -190,10 +190,10 @@ describe('Forwarder.forward', () => {
     try {
       const late = await timing(150);
       expect(late.data - late.head).toBeGreaterThanOrEqual(100);
-      expect(await last).toMatchObject({ outcome: 'completed', status: 200 });
+      expect(await last).toMatchObject({ kind: 'completed', status: 200 });
       const together = await timing(0);
       expect(together.firstData).toBe('data: [DONE]\n\n');
-      expect(await last).toMatchObject({ outcome: 'completed', status: 200 });
+      expect(await last).toMatchObject({ kind: 'completed', status: 200 });
     } finally {
       sut.drop(origin);
       await new Promise((r) => upstream.close(r));

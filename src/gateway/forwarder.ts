@@ -14,7 +14,7 @@ export interface ForwardRequest {
   /**
    * Send `Connection: close` and never reuse the connection. llama-server closes the
    * connection after every streamed answer although it announced keep-alive, so a request
-   * sent on it next would meet a closing socket (see GatewayService.send).
+   * sent on it next would meet a closing socket (see Sender).
    */
   closeAfter?: boolean;
 }
@@ -27,13 +27,13 @@ export interface Usage {
 
 export type ForwardResult =
   /** The upstream answered and the whole answer was passed on. */
-  | { outcome: 'completed'; status: number; usage: Usage | null; ttfbMs: number }
+  | { kind: 'completed'; status: number; usage: Usage | null; ttfbMs: number }
   /** Nothing was received and nothing written to the client: the request may go elsewhere. */
-  | { outcome: 'unreachable'; error: Error }
+  | { kind: 'unreachable'; error: Error }
   /** The answer had started when the upstream failed; the client connection was cut. */
-  | { outcome: 'broken'; status: number; error: Error }
+  | { kind: 'broken'; status: number; error: Error }
   /** The client went away; the upstream request was aborted. */
-  | { outcome: 'client-gone'; status: number | null };
+  | { kind: 'client-gone'; status: number | null };
 
 /** Response headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -177,19 +177,19 @@ class ForwardExchange implements Dispatcher.DispatchHandler {
     this.res.end();
     const tail = this.tail;
     const usage = tail.length === 0 ? null : usageOf(tail.length === 1 ? tail[0] : Buffer.concat(tail, this.tailBytes));
-    this.settle({ outcome: 'completed', status: this.status ?? 502, usage, ttfbMs: this.ttfbMs });
+    this.settle({ kind: 'completed', status: this.status ?? 502, usage, ttfbMs: this.ttfbMs });
   }
 
   onResponseError(_c: Dispatcher.DispatchController | null, error: Error): void {
     const { res, status } = this;
     if (this.clientGone || error instanceof ClientGoneError) {
       if (!res.destroyed) res.destroy();
-      return this.settle({ outcome: 'client-gone', status });
+      return this.settle({ kind: 'client-gone', status });
     }
-    if (status === null) return this.settle({ outcome: 'unreachable', error });
+    if (status === null) return this.settle({ kind: 'unreachable', error });
     // The answer has started: it cannot be retried or replaced by an error body.
     res.destroy();
-    this.settle({ outcome: 'broken', status, error });
+    this.settle({ kind: 'broken', status, error });
   }
 }
 
@@ -226,34 +226,31 @@ export class Forwarder implements OnModuleDestroy {
   }
 
   /**
-   * Sends `request` and streams the answer into `res`. Never throws: the outcome says
+   * Sends `request` and streams the answer into `res`. Never rejects: the result says
    * whether anything was written, so the caller can retry elsewhere or answer an error.
    */
   forward(request: ForwardRequest, res: ServerResponse): Promise<ForwardResult> {
-    return new Promise((resolve) => this.forwardTo(request, res, resolve));
-  }
-
-  /** forward() with a callback, called once: the gateway's common path makes no promise. */
-  forwardTo(request: ForwardRequest, res: ServerResponse, done: (result: ForwardResult) => void): void {
-    if (this.closed) return done({ outcome: 'unreachable', error: new Error('gateway is shutting down') });
-    if (res.destroyed || res.writableEnded) return done({ outcome: 'client-gone', status: null });
-    const exchange = new ForwardExchange(res, request.answerHeaders, performance.now(), done);
-    try {
-      this.pool(request.origin).dispatch(
-        {
-          path: request.path,
-          method: 'POST',
-          headers: request.headers,
-          body: request.body,
-          blocking: true,
-          reset: request.closeAfter === true,
-        },
-        exchange,
-      );
-    } catch (e) {
-      // undici refused the request itself (e.g. a pool closing under it): nothing was sent.
-      exchange.onResponseError(null, e instanceof Error ? e : new Error(String(e)));
-    }
+    if (this.closed) return Promise.resolve({ kind: 'unreachable', error: new Error('gateway is shutting down') });
+    if (res.destroyed || res.writableEnded) return Promise.resolve({ kind: 'client-gone', status: null });
+    return new Promise((resolve) => {
+      const exchange = new ForwardExchange(res, request.answerHeaders, performance.now(), resolve);
+      try {
+        this.pool(request.origin).dispatch(
+          {
+            path: request.path,
+            method: 'POST',
+            headers: request.headers,
+            body: request.body,
+            blocking: true,
+            reset: request.closeAfter === true,
+          },
+          exchange,
+        );
+      } catch (e) {
+        // undici refused the request itself (e.g. a pool closing under it): nothing was sent.
+        exchange.onResponseError(null, e instanceof Error ? e : new Error(String(e)));
+      }
+    });
   }
 
   /** Closes the pool of an upstream that went away; its requests in flight finish first. */

@@ -72,7 +72,8 @@ const ROUTING =
 
 /**
  * The OpenAI-compatible gateway routes. `@Res()` because the answer is a byte-for-byte
- * streaming proxy of the upstream's (SSE included), not a value Nest serialises.
+ * streaming proxy of the upstream's (SSE included), not a value Nest serialises. The body
+ * arrives as bytes (app.setup.ts gives these paths a raw body parser).
  */
 @ApiTags('openai')
 @ApiBearerAuth()
@@ -119,7 +120,7 @@ export class GatewayController {
     CHAT_STREAM_EXAMPLE,
   )
   chat(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.handle('chat', res, req.body);
+    return this.gateway.proxy('chat', req.body, res);
   }
 
   @Post('completions')
@@ -143,7 +144,7 @@ export class GatewayController {
     COMPLETION_STREAM_EXAMPLE,
   )
   completions(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.handle('completions', res, req.body);
+    return this.gateway.proxy('completions', req.body, res);
   }
 
   @Post('embeddings')
@@ -164,6 +165,6 @@ export class GatewayController {
     usage: { prompt_tokens: 5, total_tokens: 5 },
   })
   embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.handle('embeddings', res, req.body);
+    return this.gateway.proxy('embeddings', req.body, res);
   }
 }

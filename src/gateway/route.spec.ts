@@ -12,12 +12,12 @@ import {
 } from './route';
 
 const models: Record<string, RouteModel> = {
-  qwen3_4b_q4km: { modelId: 'qwen3_4b_q4km', effectiveTier: 'fast', enabled: true },
-  phi_4_14b_q4km: { modelId: 'phi_4_14b_q4km', effectiveTier: 'balanced', enabled: true },
-  llama_8b_q8: { modelId: 'llama_8b_q8', effectiveTier: 'balanced', enabled: true },
-  qwq_32b_q4km: { modelId: 'qwq_32b_q4km', effectiveTier: 'powerful', enabled: true },
-  disabled_7b: { modelId: 'disabled_7b', effectiveTier: 'fast', enabled: false },
-  idle_7b: { modelId: 'idle_7b', effectiveTier: 'fast', enabled: true },
+  qwen3_4b_q4km: { modelId: 'qwen3_4b_q4km', tier: 'fast', enabled: true },
+  phi_4_14b_q4km: { modelId: 'phi_4_14b_q4km', tier: 'balanced', enabled: true },
+  llama_8b_q8: { modelId: 'llama_8b_q8', tier: 'balanced', enabled: true },
+  qwq_32b_q4km: { modelId: 'qwq_32b_q4km', tier: 'powerful', enabled: true },
+  disabled_7b: { modelId: 'disabled_7b', tier: 'fast', enabled: false },
+  idle_7b: { modelId: 'idle_7b', tier: 'fast', enabled: true },
 };
 
 function server(modelId: string, port: number, state: RouteServer['state'] = 'ready', embeddings = false): RouteServer {

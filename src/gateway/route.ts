@@ -1,23 +1,20 @@
 /**
  * Which server answers a gateway request (API.md §8): pure functions over the active
- * profile, the registry and the fleet's servers, plus the small stateful balancer that
- * keeps round-robin cursors. No I/O, no Nest: forwarding lives in forwarder.ts.
+ * profile's aliases and the fleet's models and servers, plus the small stateful balancer
+ * that keeps round-robin cursors. No I/O, no Nest.
  */
-import { AppError } from '../common/errors/app-error';
-import { Tier, isTier } from '../registry/tiers';
+import type { BalancingStrategy } from '../common/vocabulary/balancing-strategies';
+import type { ServerState } from '../common/vocabulary/server-states';
+import { Tier, isTier } from '../common/vocabulary/tiers';
+import { ModelNotFoundGatewayError, ModelNotRunningError } from './gateway.errors';
 
 /** The three gateway routes. */
 export type GatewayEndpoint = 'chat' | 'completions' | 'embeddings';
 
-export type BalancingStrategy = 'round_robin' | 'least_loaded' | 'random';
-
-/** Fleet server states (API.md §6). */
-export type RouteServerState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopping' | 'stopped';
-
 /** What routing needs to know of a registry model. */
 export interface RouteModel {
   modelId: string;
-  effectiveTier: Tier;
+  tier: Tier;
   enabled: boolean;
 }
 
@@ -26,7 +23,7 @@ export interface RouteServer {
   modelId: string;
   host: string;
   port: number;
-  state: RouteServerState;
+  state: ServerState;
   /** Started with --embeddings: serves /v1/embeddings only. */
   embeddings: boolean;
 }
@@ -71,32 +68,7 @@ export type Route =
       model: string;
     };
 
-const WAITABLE: ReadonlySet<RouteServerState> = new Set(['starting', 'restarting']);
-
-export class ModelNotFoundGatewayError extends AppError {
-  constructor(model: string, via?: string) {
-    const how = via ? ` (alias of the active profile for '${via}')` : '';
-    super(
-      'ModelNotFound',
-      404,
-      `The model '${model}'${how} does not exist: it is not an alias of the active profile, a model id of the registry or a tier (fast, balanced, powerful)`,
-      { model },
-      'model_not_found',
-    );
-  }
-}
-
-export class ModelNotRunningError extends AppError {
-  constructor(model: string, reason: string) {
-    super(
-      'ModelNotRunning',
-      503,
-      `The model '${model}' is not running: ${reason}`,
-      { model, reason },
-      'model_not_running',
-    );
-  }
-}
+const WAITABLE: ReadonlySet<ServerState> = new Set(['starting', 'restarting']);
 
 /** Resolves an alias, model id or tier to a target, or to LiteLLM; throws 404 when nothing matches. */
 export function resolveTarget(
@@ -133,7 +105,7 @@ export function resolveRoute(requested: string, ctx: RouteContext): Route {
       if (s.modelId !== target.modelId) continue;
     } else {
       const m = ctx.findModel(s.modelId);
-      if (!m || !m.enabled || m.effectiveTier !== target.tier) continue;
+      if (!m || !m.enabled || m.tier !== target.tier) continue;
     }
     present++;
     if (s.embeddings !== wantEmbeddings) {
@@ -205,10 +177,5 @@ export class Balancer {
       } else if (l === min) tied.push(c);
     }
     return tied[cursor % tied.length];
-  }
-
-  /** Forgets cursors of targets that no longer exist (called when the fleet changes). */
-  reset(): void {
-    this.cursors.clear();
   }
 }

@@ -15,7 +15,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { ModelEnabledChangedEvent, RegistryEvents } from '../registry/registry.events';
 import type { DiscoveredModel } from '../registry/registry.service';
 import { RegistryService } from '../registry/registry.service';
-import type { NotReadyServer, ReadyServer, ServerPlan, ServerStateChange, ServerView } from './fleet.types';
+import type { FleetModel, NotReadyServer, ReadyServer, ServerPlan, ServerStateChange, ServerView } from './fleet.types';
 import { HelpFlagsCache } from './help-flags-cache';
 import { PortAllocator } from './port-allocator';
 import { ServerNotFoundError } from './server.error';
@@ -281,6 +281,16 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   // ---------------------------------------------------------------- views for other modules
+
+  /** Every model of the registry as routing sees it: its id, effective tier and enabled flag. */
+  models(): FleetModel[] {
+    return this.registry.list().map((m) => ({ modelId: m.modelId, tier: m.effectiveTier, enabled: m.enabled }));
+  }
+
+  /** Emits when the registry's models change (added, removed, a tier or enabled flag changed). */
+  get modelsChanged$(): Observable<unknown> {
+    return this.registry.changes$;
+  }
 
   /** The servers the fleet wants plus any still stopping, by model id (`GET /api/models/servers`). */
   list(): ServerView[] {

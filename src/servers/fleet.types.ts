@@ -23,6 +23,14 @@ export interface ServerView {
   isThinking: boolean;
 }
 
+/** A model of the registry as routing sees it. */
+export interface FleetModel {
+  modelId: string;
+  /** Its effective tier. */
+  tier: Tier;
+  enabled: boolean;
+}
+
 /** A ready server the gateway can send requests to. */
 export interface ReadyServer {
   modelId: string;

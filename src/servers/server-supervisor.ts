@@ -140,7 +140,6 @@ export class ServerSupervisor {
 
   /** The last `n` lines of output, oldest first. */
   logTail(n: number): string[] {
-    this.proc?.readOutput();
     return this.logs.tail(n);
   }
 

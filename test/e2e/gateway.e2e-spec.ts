@@ -583,7 +583,7 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
     });
   });
 
-  describe('the raw listener ahead of Express', () => {
+  describe('the gateway routes over HTTP', () => {
     /** Sends `chunks` one write at a time with chunked transfer encoding (no Content-Length). */
     const sendChunked = (path: string, chunks: Buffer[], headers: Record<string, string>): Promise<Answer> =>
       new Promise((resolve, reject) => {
@@ -626,7 +626,7 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       return id;
     };
 
-    it('serves the routes with a query string, and their other spellings through Express the same way', async () => {
+    it('serves the routes with a query string and in their other spellings the same way', async () => {
       const model = await readyFast();
       for (const path of ['/v1/chat/completions?trace=1', '/v1/chat/completions/', '/V1/Chat/Completions']) {
         const res = await post(`${url}${path}`, chat(model));
@@ -699,7 +699,8 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       for (let i = 0; i < 3; i++)
         expect((await post(`${url}/v1/chat/completions?i=${i}`, chat(model))).status).toBe(200);
       expect(await metric(url, 'magi_http_request_duration_seconds_count', labels)).toBe(before + 3);
-      const unauthorized = { ...labels, status: '401' };
+      // Refused before routing, as on every /api and /v1 path.
+      const unauthorized = { ...labels, route: 'unmatched', status: '401' };
       const denied = await metric(url, 'magi_http_request_duration_seconds_count', unauthorized);
       await post(`${url}/v1/chat/completions`, chat(model), {});
       expect(await metric(url, 'magi_http_request_duration_seconds_count', unauthorized)).toBe(denied + 1);

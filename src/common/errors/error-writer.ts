@@ -75,6 +75,18 @@ export function toAppError(exception: unknown, req?: Request): AppError {
     if (bp.type === 'entity.parse.failed') {
       return new AppError('ValidationFailed', 400, 'Request body is not valid JSON', {}, 'invalid_json');
     }
+    if (bp.type === 'encoding.unsupported') {
+      // The gateway forwards bodies as received, so it takes none compressed.
+      const { encoding } = bp as { encoding?: string };
+      const named = typeof encoding === 'string' ? encoding.slice(0, 40) : '';
+      return new AppError(
+        'UnsupportedMediaType',
+        415,
+        `Content-Encoding '${named}' is not supported: send the body uncompressed`,
+        {},
+        'unsupported_content_encoding',
+      );
+    }
     if (bpStatus === 415) {
       return new AppError('UnsupportedMediaType', 415, bp.message ?? 'Unsupported content type', {});
     }

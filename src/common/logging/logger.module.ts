@@ -2,7 +2,6 @@ import { Global, Module } from '@nestjs/common';
 import pino, { Logger as Pino } from 'pino';
 import { MagiConfig } from '../../config/magi-config';
 import { magiConfig } from '../../config/magi-config.provider';
-import { stdoutDestination } from './coalescing-destination';
 import { AppLogger, ROOT_LOGGER } from './app-logger';
 
 /**
@@ -17,16 +16,14 @@ import { AppLogger, ROOT_LOGGER } from './app-logger';
       provide: ROOT_LOGGER,
       inject: [magiConfig.KEY],
       useFactory: (config: MagiConfig): Pino =>
-        pino(
-          {
-            level: config.server.logLevel,
-            redact: {
-              paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.token'],
-              censor: '[redacted]',
-            },
+        // pino's default destination: stdout, written synchronously, so no line is lost on exit.
+        pino({
+          level: config.server.logLevel,
+          redact: {
+            paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.token'],
+            censor: '[redacted]',
           },
-          stdoutDestination(),
-        ),
+        }),
     },
     AppLogger,
   ],
