@@ -6,7 +6,9 @@
  * at 1 connection (time to the first chunk). Prints a markdown table of medians.
  *
  *   git worktree add /tmp/magi-a <rev> && (cd /tmp/magi-a && npm ci && npx nest build)
- *   LLAMA_SERVER_PATH=… BENCH_LLAMA_MODEL=tiny.gguf npx ts-node --transpile-only bench/gateway-real-ab.ts /tmp/magi-a/dist
+ *   LLAMA_SERVER_PATH=… BENCH_LLAMA_MODEL=tiny.gguf npx ts-node --transpile-only bench/gateway-real-ab.ts /tmp/magi-a/dist [dist of B]
+ *
+ * B is this tree, built first, unless a second dist folder is given.
  *
  * Knobs: BENCH_AB_ROUNDS (default 5), BENCH_AB_SECONDS (per run, default 5), BENCH_AB_TOKENS
  * (max_tokens per answer, default 8), BENCH_AB_LABEL_A / _B (names in the table).
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
     throw new Error('set LLAMA_SERVER_PATH and BENCH_LLAMA_MODEL');
   }
   const a = await startMagi('real', undefined, aDist);
-  const b = await startMagi('real');
+  const b = await startMagi('real', undefined, process.argv[3]);
   try {
     const server = b.info.servers[0];
     const targets = {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
+import { httpOrigin } from './common/net/host';
 import { ConfigError, loadMagiConfig } from './config/load-config';
 
 async function bootstrap(): Promise<void> {
@@ -27,8 +28,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.server.port, config.server.host);
   // The one line a newcomer needs: where the API is and where to explore it.
   const { port } = app.getHttpServer().address() as AddressInfo;
-  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  const url = `http://${host}:${port}`;
+  const url = httpOrigin(config.server.host, port);
   new Logger('Main').log({ url, docs: `${url}/docs` }, `MAGI listens on ${url} (Swagger UI at ${url}/docs)`);
 }
 

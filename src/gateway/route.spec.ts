@@ -1,5 +1,5 @@
 import { AppError } from '../common/errors/app-error';
-import type { Tier } from '../registry/tiers';
+import type { Tier } from '../common/vocabulary/tiers';
 import {
   Balancer,
   RouteContext,

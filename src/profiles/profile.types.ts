@@ -2,9 +2,6 @@ import type { BalancingStrategy } from '../common/vocabulary/balancing-strategie
 import type { ProfileServerSettings } from '../common/vocabulary/server-settings';
 import type { Tier } from '../common/vocabulary/tiers';
 
-// Lives in common/vocabulary; re-exported for fleet.service.ts and server-supervisor.ts (issue 18).
-export type { ProfileServerSettings } from '../common/vocabulary/server-settings';
-
 export interface TierConfigEntry {
   name: Tier;
   maxScore: number;
@@ -39,16 +36,13 @@ export interface ActiveProfile {
 }
 
 /**
- * What ProfilesService.activeChanged$ emits: `activated` after an activation (the
- * ActivationListener has already run), `updated` when the active profile's content changed
+ * What ProfilesService.activeChanged$ emits: `activated` after an activation (the fleet has
+ * already reconciled), `updated` when the active profile's content changed
  * (a PUT, or a hand-edit noticed on read) or its file went missing or invalid.
  */
 export interface ActiveProfileChange extends ActiveProfile {
   cause: 'activated' | 'updated';
 }
-
-/** Called by ProfilesService.activate; the fleet registers one to reconcile. */
-export type ActivationListener = (key: string, profile: Profile | null) => Promise<ActivationSummary>;
 
 function globToRegExp(glob: string): RegExp {
   const body = glob

@@ -17,7 +17,7 @@ import {
 } from './dto/model.dto';
 import { RegistryView } from './registry-view';
 import { RegistryService } from './registry.service';
-import { TIERS } from './tiers';
+import { TIERS } from '../common/vocabulary/tiers';
 
 const MODEL_ID = { name: 'modelId', description: 'Registry model id', example: 'qwen3_4b_q4km' };
 

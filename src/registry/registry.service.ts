@@ -11,7 +11,8 @@ import { ModelEnabledChangedEvent, RegistryEvents, RegistryRescannedEvent } from
 import { RegistryStore } from './registry.store';
 import type { RegistryEntry, RegistrySnapshot, ScanError } from './registry.types';
 import type { PlannedModel } from './scan-plan';
-import { Tier, TierThresholds, assignTier, isTier } from './tiers';
+import { Tier, isTier } from '../common/vocabulary/tiers';
+import { TierThresholds, assignTier } from './tiers';
 
 /** A registry entry with its derived fields, as the API shows it. */
 export interface DiscoveredModel extends RegistryEntry {

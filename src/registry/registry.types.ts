@@ -1,4 +1,4 @@
-import type { Tier } from './tiers';
+import type { Tier } from '../common/vocabulary/tiers';
 
 /** What the registry keeps of one parsed GGUF file (cached by path, size and mtime). */
 export interface FileInfo {

@@ -1,4 +1,4 @@
-import { assignTier, isTier } from './tiers';
+import { assignTier } from './tiers';
 
 const t = { powerfulMin: 14, fastMax: 7 };
 
@@ -11,13 +11,5 @@ describe('assignTier', () => {
     expect(assignTier(13.99, false, t)).toBe('balanced');
     expect(assignTier(7, false, t)).toBe('balanced');
     expect(assignTier(6.99, false, t)).toBe('fast');
-  });
-});
-
-describe('isTier', () => {
-  it('accepts only the three tier names', () => {
-    expect(['fast', 'balanced', 'powerful'].every(isTier)).toBe(true);
-    expect(isTier('Fast')).toBe(false);
-    expect(isTier(null)).toBe(false);
   });
 });

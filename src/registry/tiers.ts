@@ -1,9 +1,5 @@
 import type { Tier } from '../common/vocabulary/tiers';
 
-// The names live in common/vocabulary; re-exported for the registry's and the gateway's imports (issue 18).
-export { TIERS, isTier } from '../common/vocabulary/tiers';
-export type { Tier } from '../common/vocabulary/tiers';
-
 export interface TierThresholds {
   powerfulMin: number;
   fastMax: number;

@@ -4,9 +4,6 @@
  */
 import type { ServerState } from '../common/vocabulary/server-states';
 
-// The state names live in common/vocabulary; re-exported for server-supervisor.ts's import (issue 18).
-export type { ServerState } from '../common/vocabulary/server-states';
-
 export const SERVER_TRANSITIONS: Readonly<Record<ServerState, readonly ServerState[]>> = {
   // Never started, or stopped on purpose: a reconcile may start it.
   stopped: ['starting'],

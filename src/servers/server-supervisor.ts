@@ -5,14 +5,16 @@ import type { FileStore } from '../common/io/file-store';
 import type { HttpClient } from '../common/io/http-client';
 import type { LaunchedProcess, ProcessExit, ProcessLauncher } from '../common/io/process-launcher';
 import type { FleetConfig } from '../config/magi-config';
-import type { ProfileServerSettings } from '../profiles/profile.types';
+import type { ProfileServerSettings } from '../common/vocabulary/server-settings';
 import { FleetEvents, ServerPortAssignedEvent } from './fleet.events';
 import type { ServerPlan, ServerStateChange, ServerView } from './fleet.types';
 import type { HelpFlagsCache } from './help-flags-cache';
 import { buildLlamaServerArgs } from './llama-server-args';
 import { LogRing } from './log-ring';
 import type { PortAllocator } from './port-allocator';
-import { IllegalTransitionError, ServerState, canTransition } from './server-state';
+import { connectHost, httpOrigin } from '../common/net/host';
+import type { ServerState } from '../common/vocabulary/server-states';
+import { IllegalTransitionError, canTransition } from './server-state';
 
 /** What a supervisor needs from the fleet: ports, config and the shared caches. */
 export interface SupervisorDeps {
@@ -53,17 +55,6 @@ type Outcome =
   | { kind: 'fatal'; reason: string }
   | { kind: 'bind'; port: number }
   | { kind: 'exit'; exit: ProcessExit; readyForMs: number | null };
-
-/** Where to connect to a server bound to `host`. */
-export function connectHost(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '::1';
-  return host;
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
 
 function describeExit(exit: ProcessExit): string {
   if (exit.signal) return `killed by ${exit.signal}`;
@@ -429,7 +420,7 @@ export class ServerSupervisor {
     const { config, clock } = this.deps;
     const intervalMs = config.readinessCheckInterval * 1000;
     const deadline = (this.procStartedAt ?? clock.now()) + config.maxStartupTime * 1000;
-    const url = `http://${hostForUrl(this.host)}:${port}/health`;
+    const url = `${httpOrigin(this.host, port)}/health`;
     this.reasonValue = 'waiting for GET /health to answer 200';
     for (;;) {
       if (signal.aborted) return 'aborted';

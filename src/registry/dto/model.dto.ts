@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, IsBoolean, ValidateIf } from 'class-validator';
 import type { DiscoveredModel, RescanResult } from '../registry.service';
 import type { ScanError } from '../registry.types';
-import { TIERS, Tier, TierThresholds } from '../tiers';
+import { TIERS, Tier } from '../../common/vocabulary/tiers';
+import { TierThresholds } from '../tiers';
 
 export class DiscoveredModelDto {
   /**
