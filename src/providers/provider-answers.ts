@@ -1,6 +1,6 @@
 /**
  * Parsers of the providers' answers: each reads one provider's JSON and recognises it by its
- * fingerprint (shared/contracts/README.md, "Fingerprints"). A port that answers something
+ * fingerprint (test/fixtures/contracts/README.md, "Fingerprints"). A port that answers something
  * else — another provider, a captive portal's HTML page, truncated JSON — is "unexpected
  * answer", never a false "connected". Pure functions.
  */

@@ -1,6 +1,6 @@
 /**
  * Pure command-line building for llama-server, tolerant of flag drift between builds
- * (see shared/contracts/llama-server/README.md): each setting has the spellings builds
+ * (see test/fixtures/contracts/llama-server/README.md): each setting has the spellings builds
  * have used, the first one this build's `--help` lists is passed, and a setting the build
  * does not know is left out with a warning instead of making the server exit at once.
  */

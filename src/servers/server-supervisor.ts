@@ -32,7 +32,7 @@ export interface SupervisorDeps {
   events: EventEmitter2;
 }
 
-/** llama-server's own words for a port it could not bind (shared/contracts/llama-server). */
+/** llama-server's own words for a port it could not bind (test/fixtures/contracts/llama-server). */
 const BIND_FAILURE = /couldn't bind HTTP server socket/;
 /** The log line that precedes `/health` turning 200: poll at once instead of waiting. */
 const LISTENING = /server is listening on http|all slots are idle/;
