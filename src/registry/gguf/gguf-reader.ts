@@ -99,6 +99,19 @@ export interface GgufHeader {
   headerBytes: number;
   /** Bytes requested from the source (chunks, including read-ahead). */
   bytesRead: number;
+  /** Every tensor info, in file order; only when parsed with `tensorInfos: true`. */
+  tensors?: GgufTensorInfo[];
+}
+
+/** One tensor info of the header: what the memory estimate needs to size the tensor's data. */
+export interface GgufTensorInfo {
+  name: string;
+  /** Shape in ggml order (ne[0] first). */
+  dims: number[];
+  /** ggml type number (`enum ggml_type`: 0 = F32, 1 = F16, 12 = Q4_K, …). */
+  type: number;
+  /** Offset of the data from the start of the tensor-data section. */
+  offset: number;
 }
 
 export interface GgufParseOptions {
@@ -108,6 +121,8 @@ export interface GgufParseOptions {
   maxStringLength?: number;
   /** Arrays shorter than this are kept as values; default 64. */
   maxInlineArrayLength?: number;
+  /** Also return every tensor info (name, shape, ggml type, offset) as `tensors`; default false. */
+  tensorInfos?: boolean;
 }
 
 /** Any reason a file is not a readable GGUF header. `offset` is the file offset involved, when known. */
@@ -319,6 +334,7 @@ class HeaderParser {
   private readonly c: Cursor;
   private readonly maxString: number;
   private readonly inlineLimit: number;
+  private readonly tensors: GgufTensorInfo[] | null;
   private hasThinkToken = false;
 
   constructor(src: ByteSource, opts: GgufParseOptions) {
@@ -326,6 +342,7 @@ class HeaderParser {
     this.c = new Cursor(src, src.size, chunk);
     this.maxString = Math.min(opts.maxStringLength ?? DEFAULT_MAX_STRING, 0x7fffffff);
     this.inlineLimit = opts.maxInlineArrayLength ?? DEFAULT_INLINE_ARRAY;
+    this.tensors = opts.tensorInfos ? [] : null;
   }
 
   close(): Promise<void> {
@@ -387,7 +404,7 @@ class HeaderParser {
 
     const alignment = this.alignmentOf(metadata['general.alignment']);
     const end = c.pos;
-    return {
+    const header: GgufHeader = {
       version,
       tensorCount,
       kvCount,
@@ -398,6 +415,8 @@ class HeaderParser {
       headerBytes: Math.ceil(end / alignment) * alignment,
       bytesRead: c.bytesRead,
     };
+    if (this.tensors) header.tensors = this.tensors;
+    return header;
   }
 
   private alignmentOf(value: GgufValue | undefined): number {
@@ -606,6 +625,7 @@ class HeaderParser {
           break;
         }
         q += 4;
+        const dimsAt = q;
         let elements = 1;
         for (let d = 0; d < nDims; d++, q += 8) {
           const high = dv.getUint32(q + 4, true);
@@ -618,6 +638,7 @@ class HeaderParser {
           throw new GgufParseError(`tensor at byte ${at} has an absurd element count`, at);
         }
         params += elements;
+        if (this.tensors) this.tensors.push(tensorInfoAt(b, dv, p, nameLen, dimsAt, nDims, at));
         p += recordLen;
         count--;
       }
@@ -627,6 +648,30 @@ class HeaderParser {
     if (params > Number.MAX_SAFE_INTEGER) throw new GgufParseError('total parameter count is absurd');
     return params;
   }
+}
+
+/** Decodes one tensor info whose bytes are all in the window (`p`: its start, `dimsAt`: its first dim). */
+function tensorInfoAt(
+  b: Buffer,
+  dv: DataView,
+  p: number,
+  nameLen: number,
+  dimsAt: number,
+  nDims: number,
+  at: number,
+): GgufTensorInfo {
+  const dims: number[] = [];
+  for (let d = 0; d < nDims; d++)
+    dims.push(dv.getUint32(dimsAt + 8 * d + 4, true) * TWO_32 + dv.getUint32(dimsAt + 8 * d, true));
+  const q = dimsAt + 8 * nDims;
+  const high = dv.getUint32(q + 8, true);
+  if (high >= SAFE_HIGH) throw new GgufParseError(`tensor at byte ${at} has an absurd data offset`, at);
+  return {
+    name: b.toString('utf8', p + 8, p + 8 + nameLen),
+    dims,
+    type: dv.getUint32(q, true),
+    offset: high * TWO_32 + dv.getUint32(q + 4, true),
+  };
 }
 
 /**
