@@ -11,7 +11,8 @@ import { ValidationFailedError } from './common/errors/app-error';
 import { AppLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { API_BODY_LIMITS, plainShapeProblem } from './common/validation/plain-shape';
 import { MagiConfig } from './config/magi-config';
-import { GATEWAY_POST_PATHS } from './gateway/gateway-paths';
+import { installGatewayListener } from './gateway/gateway-listener';
+import { GatewayService } from './gateway/gateway.service';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -70,11 +71,8 @@ function shapeClientErrors(app: NestExpressApplication): void {
   });
 }
 
-/**
- * Paths without pino-http's request line: probes and scrapes (noise for operators), and the
- * gateway's POST routes, which log their own line with the model and upstream.
- */
-const QUIET_PATHS = /^\/(health\/|metrics(\?|$)|v1\/(chat\/completions|completions|embeddings)\/?(\?|$))/i;
+/** Paths whose request logs are noise for operators (probes, scrapes). */
+const QUIET_PATHS = /^\/(health\/|metrics(\?|$))/;
 
 /** One line per request: method, url, status and duration, on the root logger. */
 function requestLogger(root: Pino) {
@@ -113,7 +111,6 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
   app.use('/api', express.json({ limit: mb(config.server.apiBodyLimitMb), type: ['application/json', '+json'] }));
   // Gateway routes keep their body as bytes: the gateway reads `model` from them and forwards them
   // (src/gateway); a compressed body is refused (415), never inflated.
-  app.use(GATEWAY_POST_PATHS, express.raw({ limit: mb(config.gateway.maxBodyMb), type: () => true, inflate: false }));
   app.use('/v1', express.json({ limit: mb(config.gateway.maxBodyMb), type: ['application/json', '+json'] }));
   // class-transformer walks bodies recursively: refuse absurd nesting before it can overflow the stack.
   app.use('/api', (req: Request, _res: Response, next: NextFunction) => {
@@ -131,6 +128,13 @@ export function configureApp(app: NestExpressApplication, config: MagiConfig): v
     writeError(req, res, toAppError(err, req));
   });
   shapeClientErrors(app);
+  // The gateway's POST routes are answered ahead of Express (gateway-listener.ts).
+  installGatewayListener(app.getHttpServer(), {
+    gateway: app.get(GatewayService),
+    auth: guard,
+    metrics: app.get(MetricsService),
+    maxBodyBytes: mb(config.gateway.maxBodyMb),
+  });
 
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',

@@ -1,7 +1,8 @@
-/**
- * The gateway's POST routes. Their bodies are read as raw bytes, by the raw listener
- * (gateway-listener.ts) and, for other spellings reaching Express, by app.setup.ts (no
- * JSON parser): the gateway reads `model` and `stream` from the bytes and rewrites `model`
- * in place (request-body.ts), so a body is never parsed nor re-serialised on its way upstream.
- */
-export const GATEWAY_POST_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+import type { GatewayEndpoint } from './route';
+
+/** The gateway's three POST routes: answered at these paths, and sent upstream to the same ones. */
+export const GATEWAY_PATHS: Readonly<Record<GatewayEndpoint, string>> = {
+  chat: '/v1/chat/completions',
+  completions: '/v1/completions',
+  embeddings: '/v1/embeddings',
+};

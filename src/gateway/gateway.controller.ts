@@ -1,4 +1,4 @@
-import { Controller, Post, Req, Res, Type } from '@nestjs/common';
+import { Controller, Post, Type } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -9,7 +9,6 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
 import { applyDecorators } from '@nestjs/common';
 import { ApiOpenAiErrors } from '../common/errors/api-errors.decorator';
 import {
@@ -20,7 +19,6 @@ import {
   EmbeddingListDto,
   EmbeddingRequestDto,
 } from './dto/openai.dto';
-import { GatewayService } from './gateway.service';
 
 const MAGI_HEADERS = {
   'X-Magi-Model': {
@@ -70,17 +68,21 @@ const ROUTING =
   'waits up to `GATEWAY_QUEUE_TIMEOUT` seconds, then 503 with `Retry-After`. A server that cannot be connected to is ' +
   'retried once on another ready server of the target, else 502 `upstream_unavailable`.';
 
+/** Express never routes these paths: the gateway listener answers them first, in every spelling. */
+function answeredAheadOfExpress(): Error {
+  return new Error('The gateway routes are answered by the gateway listener (gateway-listener.ts)');
+}
+
 /**
- * The OpenAI-compatible gateway routes. `@Res()` because the answer is a byte-for-byte
- * streaming proxy of the upstream's (SSE included), not a value Nest serialises. The body
- * arrives as bytes (app.setup.ts gives these paths a raw body parser).
+ * The OpenAI-compatible gateway routes as the OpenAPI document shows them. They are
+ * answered ahead of Express by the gateway listener (gateway-listener.ts: the one way in,
+ * chosen by measurement — see its comment), which streams the upstream's answer byte for
+ * byte; this controller only declares them, with their bodies, answers and errors.
  */
 @ApiTags('openai')
 @ApiBearerAuth()
 @Controller('v1')
 export class GatewayController {
-  constructor(private readonly gateway: GatewayService) {}
-
   @Post('chat/completions')
   @ApiOperation({ summary: 'Chat completion, routed to the fleet', description: ROUTING })
   @ApiBody({
@@ -119,8 +121,8 @@ export class GatewayController {
     },
     CHAT_STREAM_EXAMPLE,
   )
-  chat(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.proxy('chat', req.body, res);
+  chat(): never {
+    throw answeredAheadOfExpress();
   }
 
   @Post('completions')
@@ -143,8 +145,8 @@ export class GatewayController {
     },
     COMPLETION_STREAM_EXAMPLE,
   )
-  completions(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.proxy('completions', req.body, res);
+  completions(): never {
+    throw answeredAheadOfExpress();
   }
 
   @Post('embeddings')
@@ -164,7 +166,7 @@ export class GatewayController {
     model: 'nomic_embed_text_v1_5_f16',
     usage: { prompt_tokens: 5, total_tokens: 5 },
   })
-  embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.gateway.proxy('embeddings', req.body, res);
+  embeddings(): never {
+    throw answeredAheadOfExpress();
   }
 }

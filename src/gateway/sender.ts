@@ -5,17 +5,12 @@ import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { ForwardResult, Forwarder } from './forwarder';
 import { GatewayMetrics } from './gateway-metrics';
+import { GATEWAY_PATHS } from './gateway-paths';
 import { ClientGoneError, UpstreamUnavailableError } from './gateway.errors';
 import { RequestBody, withModel } from './request-body';
 import { RequestRecord } from './request-record';
 import { Balancer, GatewayEndpoint, Upstream, upstreamKey } from './route';
 import { FleetRoute } from './route-table';
-
-const UPSTREAM_PATHS: Record<GatewayEndpoint, string> = {
-  chat: '/v1/chat/completions',
-  completions: '/v1/completions',
-  embeddings: '/v1/embeddings',
-};
 
 /** Headers of every request sent upstream. */
 const UPSTREAM_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -114,7 +109,7 @@ export class Sender {
     const result = await this.forwarder.forward(
       {
         origin: lite.origin,
-        path: `${lite.basePath}${UPSTREAM_PATHS[endpoint]}`,
+        path: `${lite.basePath}${GATEWAY_PATHS[endpoint]}`,
         headers,
         body: withModel(body, model),
         answerHeaders: { 'X-Magi-Model': model, 'X-Magi-Upstream': 'litellm' },
@@ -147,7 +142,7 @@ export class Sender {
       const result = await this.forwarder.forward(
         {
           origin: httpOrigin(upstream.host, port),
-          path: UPSTREAM_PATHS[endpoint],
+          path: GATEWAY_PATHS[endpoint],
           headers: UPSTREAM_HEADERS,
           body: withModel(body, modelId),
           answerHeaders: { 'X-Magi-Model': modelId, 'X-Magi-Upstream': String(port) },

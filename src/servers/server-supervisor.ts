@@ -50,7 +50,8 @@ const MAGI_PREFIX = '[magi] ';
 /** Upper bound on the wait for a process that got SIGKILL (a process in D state). */
 const KILL_WAIT_MS = 5000;
 
-type Outcome =
+/** How one launch attempt ended. */
+type AttemptEnd =
   | { kind: 'aborted' }
   | { kind: 'fatal'; reason: string }
   | { kind: 'bind'; port: number }
@@ -131,6 +132,7 @@ export class ServerSupervisor {
 
   /** The last `n` lines of output, oldest first. */
   logTail(n: number): string[] {
+    this.proc?.readOutput();
     return this.logs.tail(n);
   }
 
@@ -282,7 +284,7 @@ export class ServerSupervisor {
   }
 
   /** One launch: port, prechecks, spawn, readiness, then the wait for its exit. */
-  private async attempt(signal: AbortSignal, launched: () => void): Promise<Outcome> {
+  private async attempt(signal: AbortSignal, launched: () => void): Promise<AttemptEnd> {
     const { config } = this.deps;
     const port = await this.deps.ports.allocate(
       this.modelId,

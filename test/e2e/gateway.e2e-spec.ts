@@ -699,11 +699,13 @@ describe('OpenAI-compatible gateway on a fleet of stand-ins', () => {
       for (let i = 0; i < 3; i++)
         expect((await post(`${url}/v1/chat/completions?i=${i}`, chat(model))).status).toBe(200);
       expect(await metric(url, 'magi_http_request_duration_seconds_count', labels)).toBe(before + 3);
-      // Refused before routing, as on every /api and /v1 path.
-      const unauthorized = { ...labels, route: 'unmatched', status: '401' };
+      // Every spelling is answered by the gateway listener, never by Express (which would
+      // label a 401 refused before routing `unmatched`).
+      const unauthorized = { ...labels, status: '401' };
       const denied = await metric(url, 'magi_http_request_duration_seconds_count', unauthorized);
-      await post(`${url}/v1/chat/completions`, chat(model), {});
-      expect(await metric(url, 'magi_http_request_duration_seconds_count', unauthorized)).toBe(denied + 1);
+      for (const path of ['/v1/chat/completions', '/v1/chat/completions/', '/V1/Chat/Completions?x=1'])
+        await post(`${url}${path}`, chat(model), {});
+      expect(await metric(url, 'magi_http_request_duration_seconds_count', unauthorized)).toBe(denied + 3);
     });
   });
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPidAlive, listProcesses, waitFor } from '../../../test/support/fixtures';
@@ -14,21 +14,68 @@ describe('NodeProcessLauncher (real processes)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('launch', () => {
-    it('reports stdout and stderr lines apart, each in order, every line before the exit', async () => {
+    it('reports stdout and stderr together, in the order written, every line before the exit', async () => {
       const p = sut.launch({ command: 'sh', args: ['-c', 'echo one; echo two >&2; echo three; printf four; exit 3'] });
       const lines: string[] = [];
       p.onLine((l, s) => lines.push(`${s}:${l}`));
-      expect(await p.exited).toEqual({ code: 3, signal: null });
-      expect(lines.filter((l) => l.startsWith('stdout:'))).toEqual(['stdout:one', 'stdout:three', 'stdout:four']);
-      expect(lines.filter((l) => l.startsWith('stderr:'))).toEqual(['stderr:two']);
+      const exit = await p.exited;
+      expect(exit).toEqual({ code: 3, signal: null });
+      expect(lines).toEqual(['output:one', 'output:two', 'output:three', 'output:four']);
     });
 
-    it('hands on output while the process runs', async () => {
+    it('with separate output, keeps stdout and stderr apart', async () => {
+      const p = sut.launch({
+        command: 'sh',
+        args: ['-c', 'echo one; echo two >&2; printf three; exit 3'],
+        output: 'separate',
+      });
+      const lines: string[] = [];
+      p.onLine((l, s) => lines.push(`${s}:${l}`));
+      expect(await p.exited).toEqual({ code: 3, signal: null });
+      expect(lines.sort()).toEqual(['stderr:two', 'stdout:one', 'stdout:three']);
+    });
+
+    it('hands on output while the process runs, through a pipe that leaves no file behind', async () => {
+      const before = readdirSync(tmpdir()).filter((n) => n.startsWith('magi-output-'));
       const p = sut.launch({ command: 'sh', args: ['-c', 'echo ready; exec sleep 30'] });
       const lines: string[] = [];
       p.onLine((l) => lines.push(l));
+      // The timer reads it within its first polls (10 ms, then backing off).
       await waitFor(() => lines.length === 1, 5000);
       expect(lines).toEqual(['ready']);
+      expect(readdirSync(tmpdir()).filter((n) => n.startsWith('magi-output-'))).toEqual(before);
+      // stdout and stderr are one FIFO whose name is already gone.
+      const out = readlinkSync(`/proc/${p.pid}/fd/1`);
+      expect(readlinkSync(`/proc/${p.pid}/fd/2`)).toBe(out);
+      expect(out).toMatch(/^pipe:\[\d+\]$|\(deleted\)$/);
+      p.signalGroup('SIGKILL');
+      await p.exited;
+    });
+
+    it('falls back to separate pipes where no FIFO can be made (temp dir missing)', async () => {
+      const launcher = new NodeProcessLauncher();
+      launcher.outputDir = join(dir, 'no-such-dir');
+      const p = launcher.launch({
+        command: process.execPath,
+        args: ['-e', 'console.log("out"); console.error("err")'],
+      });
+      const lines: string[] = [];
+      p.onLine((l, s) => lines.push(`${s}:${l}`));
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+      expect(lines.sort()).toEqual(['stderr:err', 'stdout:out']);
+    });
+
+    it('a line is readable the moment readOutput is called, without waiting for the timer', async () => {
+      // Quiet at first so the poll backs off; then a line, read on demand.
+      const p = sut.launch({ command: 'sh', args: ['-c', 'sleep 1.2; echo late; sleep 30'] });
+      const lines: string[] = [];
+      p.onLine((l) => lines.push(l));
+      const deadline = Date.now() + 5000;
+      while (lines.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+        p.readOutput();
+      }
+      expect(lines).toEqual(['late']);
       p.signalGroup('SIGKILL');
       await p.exited;
     });

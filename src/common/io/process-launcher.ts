@@ -1,12 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { ChildProcess, StdioOptions, spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { OutputPipe } from './output-pipe';
 
 /** What to run. */
 export interface LaunchSpec {
   command: string;
   args: string[];
+  /**
+   * How output reaches MAGI. `batched` (the default, for long-running servers): stdout
+   * and stderr share one pipe read every 10–100 ms (see OutputPipe), lines reported as
+   * `output`. `separate`: each line as it comes, stdout and stderr apart (short commands).
+   */
+  output?: 'batched' | 'separate';
   /**
    * Killed (SIGKILL) by the kernel if MAGI dies without stopping it (a SIGKILL, an OOM
    * kill), instead of living on as an orphan that holds its port and its memory. Linux,
@@ -22,7 +30,8 @@ export interface ProcessExit {
   spawnError?: { code: string; message: string };
 }
 
-export type OutputStream = 'stdout' | 'stderr';
+/** `output`: stdout and stderr together, in the order written (the `batched` output). */
+export type OutputStream = 'stdout' | 'stderr' | 'output';
 export type LineListener = (line: string, stream: OutputStream) => void;
 
 /** A running child process, leader of its own process group. */
@@ -35,6 +44,8 @@ export interface LaunchedProcess {
   readonly exitInfo: ProcessExit | null;
   /** Every complete line of stdout and stderr, in arrival order. */
   onLine(listener: LineListener): void;
+  /** Hands on at once the output not yet read (`batched` output is otherwise read every 10–100 ms). */
+  readOutput(): void;
   /**
    * Sends `signal` to the whole process group (the process and anything it forked).
    * False when nothing was left to signal.
@@ -122,7 +133,10 @@ function parentDeathPrefix(): string[] | null {
   return deathSignalPrefix;
 }
 
-function spawnDetached(spec: LaunchSpec): { child: ChildProcess | null; error: ProcessExit['spawnError'] | null } {
+function spawnDetached(
+  spec: LaunchSpec,
+  stdio: StdioOptions,
+): { child: ChildProcess | null; error: ProcessExit['spawnError'] | null } {
   let command = spec.command;
   let args = spec.args;
   const prefix = spec.dieWithParent ? parentDeathPrefix() : null;
@@ -137,7 +151,7 @@ function spawnDetached(spec: LaunchSpec): { child: ChildProcess | null; error: P
     // process group, so `kill(-pid)` reaches its children too.
     const child = spawn(command, args, {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio,
       env: { ...process.env },
     });
     return { child, error: null };
@@ -149,6 +163,9 @@ function spawnDetached(spec: LaunchSpec): { child: ChildProcess | null; error: P
 
 @Injectable()
 export class NodeProcessLauncher extends ProcessLauncher {
+  /** Where the output FIFOs are made (and unlinked at once). */
+  outputDir = tmpdir();
+
   launch(spec: LaunchSpec): LaunchedProcess {
     const listeners: LineListener[] = [];
     let exitInfo: ProcessExit | null = null;
@@ -161,21 +178,31 @@ export class NodeProcessLauncher extends ProcessLauncher {
         }
       }
     };
-    const { child, error } = spawnDetached(spec);
+    const file = spec.output === 'separate' ? null : OutputPipe.create(this.outputDir, (line) => emit(line, 'output'));
+    const { child, error } = spawnDetached(
+      spec,
+      file ? ['ignore', file.childFd, file.childFd] : ['ignore', 'pipe', 'pipe'],
+    );
+    // The child has its own copy of the descriptor now.
+    if (file) closeSync(file.childFd);
+    if (file && !child) file.reader.close();
     const exited = new Promise<ProcessExit>((resolveExit) => {
       if (!child) {
         exitInfo = { code: null, signal: null, spawnError: error! };
         return resolveExit(exitInfo);
       }
-      let pendingStreams = 2;
+      let pendingStreams = file ? 0 : 2;
       let exit: ProcessExit | null = null;
       let drainTimer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         if (exitInfo || !exit) return;
         clearTimeout(drainTimer);
+        // Every line the child wrote is handed on before its exit is.
+        file?.reader.close();
         exitInfo = exit;
         resolveExit(exit);
       };
+      file?.reader.start();
       const readLines = (stream: NodeJS.ReadableStream | null, name: OutputStream): void => {
         if (!stream) {
           pendingStreams--;
@@ -197,12 +224,15 @@ export class NodeProcessLauncher extends ProcessLauncher {
         stream.on('end', end);
         stream.on('error', () => undefined);
       };
-      readLines(child.stdout, 'stdout');
-      readLines(child.stderr, 'stderr');
+      if (!file) {
+        readLines(child.stdout, 'stdout');
+        readLines(child.stderr, 'stderr');
+      }
       child.on('error', (err: NodeJS.ErrnoException) => {
         // Spawn failures (ENOENT, EACCES) arrive here asynchronously; no exit follows.
         if (child.pid === undefined) {
           exit = { code: null, signal: null, spawnError: { code: err.code ?? 'ESPAWN', message: err.message } };
+          file?.reader.close();
           exitInfo = exit;
           resolveExit(exit);
         }
@@ -223,6 +253,7 @@ export class NodeProcessLauncher extends ProcessLauncher {
         return exitInfo;
       },
       onLine: (listener) => void listeners.push(listener),
+      readOutput: () => file?.reader.readNow(),
       signalGroup: (signal) => signalGroupOf(child?.pid ?? null, signal),
     };
   }
@@ -232,8 +263,8 @@ export class NodeProcessLauncher extends ProcessLauncher {
     opts: { timeoutMs: number; signal?: AbortSignal; maxBytes?: number },
   ): Promise<RunResult> {
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
-    const proc = this.launch(spec);
-    const out: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
+    const proc = this.launch({ ...spec, output: 'separate' });
+    const out: Record<OutputStream, string[]> = { stdout: [], stderr: [], output: [] };
     let bytes = 0;
     proc.onLine((line, stream) => {
       if (bytes > maxBytes) return;
