@@ -7,9 +7,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-const ALL = ['registry', 'fleet', 'providers', 'gateway', 'robustness', 'soak'] as const;
+const ALL = ['registry', 'fleet', 'providers', 'gateway', 'memory', 'robustness', 'soak'] as const;
+/** Recorded results of benches that take arguments (two builds to compare), kept in BENCHMARKS.md. */
+const RECORDS = ['gateway-decisions'];
 /** Run when no bench is named; the 10-minute soak only when asked for. */
-const DEFAULT = ['registry', 'fleet', 'providers', 'gateway', 'robustness'];
+const DEFAULT = ['registry', 'fleet', 'providers', 'gateway', 'memory', 'robustness'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => (ALL as readonly string[]).includes(a));
@@ -29,7 +31,8 @@ async function main(): Promise<void> {
     );
   }
   // BENCHMARKS.md gathers the latest result of every bench, so a partial run keeps the others.
-  const sections = ALL.map((n) => join(resultsDir, `${n}.md`))
+  const sections = [...ALL, ...RECORDS]
+    .map((n) => join(resultsDir, `${n}.md`))
     .filter(existsSync)
     .map((f) => readFileSync(f, 'utf8').trim());
   const header = [
