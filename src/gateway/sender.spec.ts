@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort, httpRequest } from '../../test/support/fixtures';
@@ -40,6 +41,8 @@ describe('Sender', () => {
   let handle: (raw: Buffer, res: http.ServerResponse) => Promise<void>;
 
   beforeAll(async () => {
+    // The retries log a warning each; the app's logger is not there to silence them.
+    Logger.overrideLogger(false);
     [a, b] = [await upstream(), await upstream()];
     front = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
