@@ -50,6 +50,14 @@ const MAGI_PREFIX = '[magi] ';
 /** Upper bound on the wait for a process that got SIGKILL (a process in D state). */
 const KILL_WAIT_MS = 5000;
 
+/** What a launch watches in the output until the server is ready. */
+interface StartupWatch {
+  sawBind: boolean;
+  fatal: string | null;
+  /** The last lines, for error messages. */
+  output: string[];
+}
+
 /** How one launch attempt ended. */
 type AttemptEnd =
   | { kind: 'aborted' }
@@ -285,6 +293,51 @@ export class ServerSupervisor {
 
   /** One launch: port, prechecks, spawn, readiness, then the wait for its exit. */
   private async attempt(signal: AbortSignal, launched: () => void): Promise<AttemptEnd> {
+    const prepared = await this.prepareLaunch(signal);
+    if ('kind' in prepared) return prepared;
+    const { port, binary, args } = prepared;
+    // No await between this check and the spawn: a stop either sees the process or
+    // prevents it.
+    if (signal.aborted) return { kind: 'aborted' };
+    const { proc, watch } = this.spawn(binary, args, port);
+    launched();
+
+    const readiness = await this.awaitReady(proc, port, signal);
+    if (readiness === 'ready') {
+      this.readyAt = this.deps.clock.now();
+      this.transition('ready', `answering GET /health on port ${port}`);
+      this.logger.log(
+        { modelId: this.modelId, port, pid: proc.pid, startupMs: this.readyAt - (this.procStartedAt ?? this.readyAt) },
+        'Server ready',
+      );
+    } else if (readiness === 'timeout') {
+      const tail = this.outputTail(watch.output);
+      await this.terminate(proc, 'startup timeout');
+      this.proc = null;
+      if (signal.aborted) return { kind: 'aborted' };
+      return {
+        kind: 'fatal',
+        reason: `not ready within MAX_STARTUP_TIME (${this.deps.config.maxStartupTime} s): ${this.reasonValue ?? 'no answer'}; killed${tail ? `; last output: ${tail}` : ''}`,
+      };
+    }
+    const exit = await proc.exited;
+    // Whatever the leader left behind in its group (a forked helper) goes with it.
+    proc.signalGroup('SIGKILL');
+    const readyForMs = this.readyAt !== null ? this.deps.clock.now() - this.readyAt : null;
+    this.proc = null;
+    this.note(`process ${proc.pid ?? '-'} ${describeExit(exit)}`);
+    if (signal.aborted) return { kind: 'aborted' };
+    this.logger.log(
+      { modelId: this.modelId, port, pid: proc.pid, exitCode: exit.code, signal: exit.signal },
+      'Server process exited',
+    );
+    return this.exitEnd(exit, binary, port, watch, readyForMs);
+  }
+
+  /** Port, model and projector files, the binary's flags, the command line — or why not. */
+  private async prepareLaunch(
+    signal: AbortSignal,
+  ): Promise<{ port: number; binary: string; args: string[] } | AttemptEnd> {
     const { config } = this.deps;
     const port = await this.deps.ports.allocate(
       this.modelId,
@@ -327,70 +380,47 @@ export class ServerSupervisor {
     });
     this.warnings = this.warnings.filter((w) => !w.includes(' ignored: '));
     for (const w of built.warnings) this.warn(w);
-    // No await between this check and the spawn: a stop either sees the process or
-    // prevents it.
-    if (signal.aborted) return { kind: 'aborted' };
-    const proc = this.deps.launcher.launch({ command: binary, args: built.args, dieWithParent: true });
+    return { port, binary, args: built.args };
+  }
+
+  /** Starts the process and watches its output for what matters before it is ready. */
+  private spawn(binary: string, args: string[], port: number): { proc: LaunchedProcess; watch: StartupWatch } {
+    const proc = this.deps.launcher.launch({ command: binary, args, dieWithParent: true });
     this.proc = proc;
     this.lastPid = proc.pid;
     this.procStartedAt = this.deps.clock.now();
     this.readyAt = null;
-    let sawBind = false;
-    let fatal: string | null = null;
-    const output: string[] = [];
+    const watch: StartupWatch = { sawBind: false, fatal: null, output: [] };
     proc.onLine((line) => {
       this.logs.push(line);
       // The checks below matter only until the server is ready (a bind failure or a fatal
       // error is acted on only then): once it serves, each line costs one push.
       if (this.readyAt !== null) return;
-      output.push(line);
-      if (output.length > TAIL_LINES * 4) output.splice(0, output.length - TAIL_LINES * 2);
-      if (BIND_FAILURE.test(line)) sawBind = true;
+      watch.output.push(line);
+      if (watch.output.length > TAIL_LINES * 4) watch.output.splice(0, watch.output.length - TAIL_LINES * 2);
+      if (BIND_FAILURE.test(line)) watch.sawBind = true;
       for (const [re, text] of FATAL_OUTPUT) {
         const m = re.exec(line);
-        if (m && !fatal) fatal = text.replace('$1', m[1] ?? '');
+        if (m && !watch.fatal) watch.fatal = text.replace('$1', m[1] ?? '');
       }
       if (LISTENING.test(line)) {
         this.fastPollUntil = this.deps.clock.now() + FAST_POLL_WINDOW_MS;
         this.wake?.();
       }
     });
-    this.note(`launched pid ${proc.pid ?? '-'}: ${binary} ${built.args.join(' ')}`);
-    this.logger.log(
-      { modelId: this.modelId, port, pid: proc.pid, binary, args: built.args },
-      'Server process launched',
-    );
-    launched();
+    this.note(`launched pid ${proc.pid ?? '-'}: ${binary} ${args.join(' ')}`);
+    this.logger.log({ modelId: this.modelId, port, pid: proc.pid, binary, args }, 'Server process launched');
+    return { proc, watch };
+  }
 
-    const readiness = await this.awaitReady(proc, port, signal);
-    if (readiness === 'ready') {
-      this.readyAt = this.deps.clock.now();
-      this.transition('ready', `answering GET /health on port ${port}`);
-      this.logger.log(
-        { modelId: this.modelId, port, pid: proc.pid, startupMs: this.readyAt - (this.procStartedAt ?? this.readyAt) },
-        'Server ready',
-      );
-    } else if (readiness === 'timeout') {
-      const tail = this.outputTail(output);
-      await this.terminate(proc, 'startup timeout');
-      this.proc = null;
-      if (signal.aborted) return { kind: 'aborted' };
-      return {
-        kind: 'fatal',
-        reason: `not ready within MAX_STARTUP_TIME (${config.maxStartupTime} s): ${this.reasonValue ?? 'no answer'}; killed${tail ? `; last output: ${tail}` : ''}`,
-      };
-    }
-    const exit = await proc.exited;
-    // Whatever the leader left behind in its group (a forked helper) goes with it.
-    proc.signalGroup('SIGKILL');
-    const readyForMs = this.readyAt !== null ? this.deps.clock.now() - this.readyAt : null;
-    this.proc = null;
-    this.note(`process ${proc.pid ?? '-'} ${describeExit(exit)}`);
-    if (signal.aborted) return { kind: 'aborted' };
-    this.logger.log(
-      { modelId: this.modelId, port, pid: proc.pid, exitCode: exit.code, signal: exit.signal },
-      'Server process exited',
-    );
+  /** What an exit means: a binary that could not run, a port taken, a fatal error, or a plain exit. */
+  private exitEnd(
+    exit: ProcessExit,
+    binary: string,
+    port: number,
+    watch: StartupWatch,
+    readyForMs: number | null,
+  ): AttemptEnd {
     if (exit.spawnError) {
       if (exit.spawnError.code === 'ENOENT')
         return { kind: 'fatal', reason: `llama-server binary not found at ${binary}` };
@@ -399,12 +429,12 @@ export class ServerSupervisor {
         reason: `llama-server binary at ${binary} cannot be started: ${exit.spawnError.message}`,
       };
     }
-    if (sawBind && this.readyAt === null) return { kind: 'bind', port };
-    if (fatal && this.readyAt === null) {
-      const tail = this.outputTail(output);
+    if (watch.sawBind && this.readyAt === null) return { kind: 'bind', port };
+    if (watch.fatal && this.readyAt === null) {
+      const tail = this.outputTail(watch.output);
       return {
         kind: 'fatal',
-        reason: `${String(fatal)} (${describeExit(exit)})${tail ? `; last output: ${tail}` : ''}`,
+        reason: `${watch.fatal} (${describeExit(exit)})${tail ? `; last output: ${tail}` : ''}`,
       };
     }
     return { kind: 'exit', exit, readyForMs };
