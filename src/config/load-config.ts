@@ -69,6 +69,9 @@ const ENV_MAP: Array<[string, string, Parse]> = [
   ['FALLBACK_MODELS', 'litellm.fallbackModels', list],
   ['GATEWAY_MAX_BODY_MB', 'gateway.maxBodyMb', num],
   ['GATEWAY_QUEUE_TIMEOUT', 'gateway.queueTimeout', num],
+  ['HF_ENDPOINT', 'downloads.hfEndpoint', str],
+  ['HF_TOKEN', 'downloads.hfToken', str],
+  ['DOWNLOAD_CONCURRENCY', 'downloads.concurrency', num],
 ];
 
 const ENV_BY_PATH = new Map(ENV_MAP.map(([env, path]) => [path, env]));

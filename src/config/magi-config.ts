@@ -106,6 +106,14 @@ export class GatewayConfig {
   @IsNumber() @Min(0) queueTimeout: number;
 }
 
+export class DownloadsConfig {
+  /** A Hugging Face hub or a mirror speaking its API. */
+  @IsUrl(URL_OPTS) hfEndpoint: string;
+  /** Bearer token sent to the hub only (never to the file host it redirects to); never logged. */
+  @IsOptional() @IsString() hfToken: string | null;
+  @IsInt() @Min(1) @Max(16) concurrency: number;
+}
+
 /** The whole validated configuration tree (config/default.yaml → CONFIG_FILE → env). */
 export class MagiConfig {
   @ValidateNested() @Type(() => ServerConfig) server: ServerConfig;
@@ -116,4 +124,5 @@ export class MagiConfig {
   @ValidateNested() @Type(() => ProvidersConfig) providers: ProvidersConfig;
   @ValidateNested() @Type(() => LiteLlmConfig) litellm: LiteLlmConfig;
   @ValidateNested() @Type(() => GatewayConfig) gateway: GatewayConfig;
+  @ValidateNested() @Type(() => DownloadsConfig) downloads: DownloadsConfig;
 }
