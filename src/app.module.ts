@@ -8,6 +8,7 @@ import { IoModule } from './common/io/io.module';
 import { LoggingModule } from './common/logging/logger.module';
 import { MagiConfig } from './config/magi-config';
 import { configModuleFor } from './config/magi-config.provider';
+import { DownloadsModule } from './downloads/downloads.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -39,6 +40,7 @@ export class AppModule {
         ProvidersModule,
         ModelsModule,
         GatewayModule,
+        DownloadsModule,
       ],
       providers: [
         BearerAuthService,

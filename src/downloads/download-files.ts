@@ -1,0 +1,187 @@
+import { Injectable } from '@nestjs/common';
+import type { Hash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Writable } from 'node:stream';
+
+/** Thrown when a folder on the way to a destination is a link or not a folder. */
+export class UnsafeDestinationError extends Error {}
+
+/**
+ * A part file being written: a Writable (back-pressure as any stream) that writes each batch
+ * of chunks at its position with one `writev` and feeds the same bytes to the hash first, so
+ * the hash and the file advance together. `end()` flushes everything buffered; `written` is
+ * then what the file holds.
+ */
+export class PartWriter extends Writable {
+  /** Bytes in the file (from its start), counting only completed writes. */
+  written: number;
+
+  constructor(
+    private readonly handle: fs.FileHandle,
+    offset: number,
+    private readonly hash: Hash,
+  ) {
+    // 8 MiB of chunks may wait for the disk before the network read pauses.
+    super({ highWaterMark: 8 * 1024 * 1024 });
+    this.written = offset;
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (error?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    for (const b of buffers) this.hash.update(b);
+    void this.writeAll(buffers).then(() => cb(), cb);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
+    this._writev([{ chunk }], cb);
+  }
+
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    this.handle.close().then(
+      () => cb(error),
+      () => cb(error),
+    );
+  }
+
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    let done = 0;
+    while (done < total) {
+      // writev may write less than asked (rare, large batches): write the rest.
+      const rest = done === 0 ? buffers : sliceFrom(buffers, done);
+      const { bytesWritten } = await this.handle.writev(rest, this.written);
+      done += bytesWritten;
+      this.written += bytesWritten;
+    }
+  }
+}
+
+function sliceFrom(buffers: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
+
+/**
+ * The downloads' file-system port: part files written as streams, hashed back from disk
+ * after a restart, renamed into place, and folders made under the models folder only (no
+ * link followed on the way). Thin: what to write where is the service's.
+ */
+export abstract class DownloadFiles {
+  /** Size of a regular file; null when it does not exist. */
+  abstract size(path: string): Promise<number | null>;
+  /** Feeds the first `length` bytes of `path` to `hash`, streaming (a restart re-hashes a part this way). */
+  abstract hashInto(path: string, length: number, hash: Hash, signal?: AbortSignal): Promise<void>;
+  /** Opens `path` (created when missing, never through a link), cut to `offset` bytes, for writing from there. */
+  abstract openPart(path: string, offset: number, hash: Hash): Promise<PartWriter>;
+  /** Renames `from` to `to` and syncs the folder, so the rename survives a power loss. */
+  abstract rename(from: string, to: string): Promise<void>;
+  /** Removes a file; true when there was one. */
+  abstract remove(path: string): Promise<boolean>;
+  /** `root/segments…` as a folder, made when missing; throws UnsafeDestinationError on a link or a file on the way. */
+  abstract ensureDirWithin(root: string, segments: readonly string[]): Promise<string>;
+  /** Bytes free for an unprivileged user on the file system holding `path` (or its nearest existing parent). */
+  abstract freeBytes(path: string): Promise<number>;
+}
+
+@Injectable()
+export class NodeDownloadFiles extends DownloadFiles {
+  async size(path: string): Promise<number | null> {
+    try {
+      const s = await fs.lstat(path);
+      return s.isFile() ? s.size : null;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async hashInto(path: string, length: number, hash: Hash, signal?: AbortSignal): Promise<void> {
+    if (length <= 0) return;
+    const stream = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024, signal });
+    for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+  }
+
+  async openPart(path: string, offset: number, hash: Hash): Promise<PartWriter> {
+    const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    try {
+      await handle.truncate(offset);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    return new PartWriter(handle, offset, hash);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const handle = await fs.open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(from, to);
+    const dir = await fs.open(dirname(to), constants.O_RDONLY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  async remove(path: string): Promise<boolean> {
+    try {
+      await fs.unlink(path);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  async ensureDirWithin(root: string, segments: readonly string[]): Promise<string> {
+    await fs.mkdir(root, { recursive: true });
+    // The models folder itself may be a link (an operator's choice); nothing below it may be.
+    const base = await fs.realpath(resolve(root));
+    let dir = base;
+    for (const segment of segments) {
+      if (!segment || segment === '.' || segment === '..' || segment.includes('/') || segment.includes(sep)) {
+        throw new UnsafeDestinationError(`unsafe folder name ${JSON.stringify(segment)}`);
+      }
+      dir = join(dir, segment);
+      try {
+        await fs.mkdir(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const st = await fs.lstat(dir);
+      if (st.isSymbolicLink() || !st.isDirectory()) {
+        throw new UnsafeDestinationError(`${dir} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}`);
+      }
+    }
+    if (dir !== base && !dir.startsWith(base + sep)) throw new UnsafeDestinationError(`${dir} leaves ${base}`);
+    // Answered as the registry names files: under the models folder as configured, not its real path.
+    return join(resolve(root), ...segments);
+  }
+
+  async freeBytes(path: string): Promise<number> {
+    for (let p = resolve(path); ; p = dirname(p)) {
+      try {
+        const s = await fs.statfs(p);
+        return Number(s.bavail) * Number(s.bsize);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw e;
+      }
+    }
+  }
+}

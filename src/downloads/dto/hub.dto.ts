@@ -1,0 +1,135 @@
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import type { MemoryEstimate } from '../../registry/memory';
+
+export class HubQueryDto {
+  /**
+   * Branch, tag or commit of the repository; default `main`.
+   * @example main
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  revision?: string;
+}
+
+/** What llama-server would allocate for the model at the active profile's settings (API.md §9). */
+export class MemoryEstimateDto {
+  /**
+   * Tensor data of every shard.
+   * @example 2497281024
+   */
+  weightsBytes: number;
+  /**
+   * KV cache (and recurrent state) for the slots and context.
+   * @example 603979776
+   */
+  kvCacheBytes: number;
+  /**
+   * Compute and output buffers.
+   * @example 316669952
+   */
+  computeBytes: number;
+  /**
+   * Tensor data of a projector; always 0 here (a projector is listed as a file of its own).
+   * @example 0
+   */
+  projectorBytes: number;
+  /**
+   * The sum: what the model would cost running.
+   * @example 3417930752
+   */
+  totalBytes: number;
+  /**
+   * Context the cache was sized for, all slots together.
+   * @example 16384
+   */
+  ctxSize: number;
+  /**
+   * Slots.
+   * @example 4
+   */
+  parallel: number;
+}
+
+export class HubFileDto {
+  /**
+   * Path in the repository: the file, or the first shard of a split model.
+   * @example Qwen3-4B-Q4_K_M.gguf
+   */
+  path: string;
+  /**
+   * Bytes to download (every shard of a split).
+   * @example 2497280256
+   */
+  sizeBytes: number;
+  /**
+   * sha256 of the file (the first shard's for a split), as the hub states it (`lfs.oid`).
+   * @example 7485fe6f11af29433bc51cab58009521f205840f5b4ae3a32fa7f92e8534fdf5
+   */
+  sha256: string | null;
+  /**
+   * From the header's `general.file_type`, else from the name.
+   * @example Q4_K_M
+   */
+  quantization: string | null;
+  /**
+   * Every shard's path in order, for a split model; null for a single file.
+   * @example null
+   */
+  shards: string[] | null;
+  /**
+   * A multimodal projector (mmproj), not a model of its own.
+   * @example false
+   */
+  isProjector: boolean;
+  /** Read from the file's header on the hub (a few Range requests, no download); null for a projector or a header that cannot tell. */
+  memoryEstimate: MemoryEstimateDto | null;
+  /**
+   * Whether `memoryEstimate.totalBytes` fits `budgetBytes`; null without an estimate.
+   * @example true
+   */
+  fits: boolean | null;
+  /**
+   * Why the header could not be read, when it could not.
+   * @example null
+   */
+  headerError: string | null;
+}
+
+export class HubListingDto {
+  /**
+   * `owner/name`.
+   * @example Qwen/Qwen3-4B-GGUF
+   */
+  repo: string;
+  /**
+   * As asked.
+   * @example main
+   */
+  revision: string;
+  /**
+   * The commit the revision points at (what a download fetches); null when the repository has no GGUF file.
+   * @example a9a60d12b2a3e4c5a7f1c2b9e0d1f2a3b4c5d6e7
+   */
+  commit: string | null;
+  /**
+   * Memory `fits` compares with: the machine's memory (or its cgroup limit) minus 2 GiB; running servers are not yet subtracted.
+   * @example 23622320128
+   */
+  budgetBytes: number;
+  /** The repository's GGUF files, each split once. */
+  files: HubFileDto[];
+}
+
+export function toMemoryEstimateDto(e: MemoryEstimate): MemoryEstimateDto {
+  return {
+    weightsBytes: e.weightsBytes,
+    kvCacheBytes: e.kvCacheBytes,
+    computeBytes: e.computeBytes,
+    projectorBytes: e.projectorBytes,
+    totalBytes: e.totalBytes,
+    ctxSize: e.ctxSize,
+    parallel: e.parallel,
+  };
+}

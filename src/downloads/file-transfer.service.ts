@@ -1,0 +1,264 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { createHash, Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { AppError } from '../common/errors/app-error';
+import { Clock } from '../common/io/clock';
+import { DownloadFiles, PartWriter } from './download-files';
+import type { JobFile } from './download-job';
+import { HubUnavailableError } from './downloads.error';
+import { HubClient } from './hub-client';
+import { HubTransportError } from './hub-http';
+import type { RepoId } from './repo-path';
+
+/** The bytes on disk do not hash to the hub's sha256: the part is removed. */
+export class ChecksumMismatchError extends AppError {
+  constructor(path: string, expected: string, actual: string) {
+    super('ChecksumMismatch', 502, `The sha256 of ${path} does not match the hub's: the download was discarded`, {
+      path,
+      expected,
+      actual,
+    });
+  }
+}
+
+/** The disk refused a write (full, read-only, …): no retry can cure it. */
+export class DiskWriteError extends AppError {
+  constructor(path: string, code: string | undefined, message: string) {
+    super('DiskWriteError', 507, `Cannot write ${path}: ${message}`, { path, code: code ?? null });
+  }
+}
+
+/** Tries in a row without a byte of progress before a transfer gives up (huggingface_hub: 5). */
+export const MAX_RETRIES = 5;
+
+/** Back-off before retry `n` (1-based): 0.5 s, 1 s, 2 s, 4 s, 8 s. */
+export function retryDelayMs(n: number): number {
+  return Math.min(8000, 500 * 2 ** (n - 1));
+}
+
+/** `bytes a-b/size` of a Content-Range header. */
+export function parseContentRange(header: string | undefined): { start: number; end: number; size: number } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header?.trim() ?? '');
+  return m ? { start: Number(m[1]), end: Number(m[2]), size: m[3] === '*' ? NaN : Number(m[3]) } : null;
+}
+
+/**
+ * What a transfer reports as it goes: the bytes of this file received and hashed so far, and
+ * whether this report is of bytes that just came from the network (not a part read back from disk).
+ */
+export type OnFileBytes = (received: number, fromNetwork: boolean) => void;
+
+/** A failure worth another try: the connection broke, or the hub answered 408, 429 or 5xx. */
+class Retryable extends Error {}
+
+function isAbort(e: unknown, signal: AbortSignal): boolean {
+  return signal.aborted || (e as Error)?.name === 'AbortError';
+}
+
+/**
+ * One file from the hub to `{target}.part`, verified: the sha256 is computed as the bytes
+ * are written (after a restart, the bytes already on disk are hashed first), a broken
+ * connection resumes from the bytes on disk with `Range` (up to MAX_RETRIES tries in a row
+ * without progress, with back-off), an answer that ignores the `Range` starts the part over,
+ * and the part is kept only when the whole file matches the hub's sha256.
+ */
+@Injectable()
+export class FileTransferService {
+  private readonly logger = new Logger(FileTransferService.name);
+
+  constructor(
+    private readonly hub: HubClient,
+    private readonly files: DownloadFiles,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Part file of a job file. */
+  static partOf(file: JobFile): string {
+    return `${file.target}.part`;
+  }
+
+  /**
+   * Brings `file` to a verified part (or finds it already in place, verified) and resolves;
+   * rejects with ChecksumMismatchError (the part removed), a hub error, a DiskWriteError,
+   * HubUnavailableError after the retries, or the abort.
+   */
+  async fetch(repo: RepoId, commit: string, file: JobFile, onBytes: OnFileBytes, signal: AbortSignal): Promise<void> {
+    const part = FileTransferService.partOf(file);
+    if ((await this.files.size(part)) === null && (await this.files.size(file.target)) === file.sizeBytes) {
+      // Already downloaded (by an earlier job, or copied in): verified by hashing it, not fetched again.
+      const hash = createHash('sha256');
+      await this.files.hashInto(file.target, file.sizeBytes, hash, signal);
+      if (hash.digest('hex') === file.sha256) {
+        onBytes(file.sizeBytes, false);
+        return;
+      }
+    }
+    let have = (await this.files.size(part)) ?? 0;
+    if (have > file.sizeBytes) have = 0;
+    let hash = createHash('sha256');
+    if (have > 0) await this.files.hashInto(part, have, hash, signal);
+    onBytes(have, false);
+
+    let failures = 0;
+    while (have < file.sizeBytes) {
+      const before = have;
+      try {
+        const result = await this.attempt(repo, commit, file, part, have, hash, onBytes, signal);
+        have = result.have;
+        hash = result.hash;
+        if (have < file.sizeBytes)
+          throw new Retryable(`the connection closed after ${have} of ${file.sizeBytes} bytes`);
+      } catch (e) {
+        if (isAbort(e, signal)) throw e;
+        const state = e instanceof AttemptError ? e.state : null;
+        if (state) ({ have, hash } = state);
+        const cause = e instanceof AttemptError ? e.cause : e;
+        if (!(cause instanceof Retryable) && !(cause instanceof HubTransportError && cause.retryable)) throw cause;
+        failures = have > before ? 1 : failures + 1;
+        if (failures > MAX_RETRIES) {
+          throw new HubUnavailableError(
+            `Downloading ${file.path} failed ${failures} times in a row: ${cause.message}`,
+            { path: file.path, receivedBytes: have, sizeBytes: file.sizeBytes },
+          );
+        }
+        const delayMs = retryDelayMs(failures);
+        this.logger.warn(
+          { path: file.path, receivedBytes: have, sizeBytes: file.sizeBytes, attempt: failures, delayMs },
+          `Download interrupted (${this.hub.redact(cause.message)}); resuming from the bytes on disk`,
+        );
+        await this.clock.sleep(delayMs, signal);
+        if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      }
+    }
+
+    const actual = hash.digest('hex');
+    if (actual !== file.sha256) {
+      await this.files.remove(part);
+      onBytes(0, false);
+      throw new ChecksumMismatchError(file.path, file.sha256, actual);
+    }
+  }
+
+  /** One request: streams what the answer brings into the part; returns the bytes on disk and the hash. */
+  private async attempt(
+    repo: RepoId,
+    commit: string,
+    file: JobFile,
+    part: string,
+    start: number,
+    startHash: Hash,
+    onBytes: OnFileBytes,
+    signal: AbortSignal,
+  ): Promise<{ have: number; hash: Hash }> {
+    let have = start;
+    let hash = startHash;
+    const res = await this.hub
+      .openFile(repo, commit, file.path, start > 0 ? { start } : null, signal)
+      .catch((e: unknown) => {
+        throw new AttemptError(e, { have, hash });
+      });
+    if (res.status === 200 && start > 0) {
+      // The file host ignored the Range: take the whole file from its first byte (huggingface_hub does the same).
+      have = 0;
+      hash = createHash('sha256');
+    } else if (res.status === 206) {
+      const range = parseContentRange(res.headers['content-range']);
+      if (!range || range.start !== start) {
+        res.body.destroy();
+        throw new AttemptError(new Retryable(`the file host answered range ${res.headers['content-range']}`), {
+          have,
+          hash,
+        });
+      }
+    } else if (res.status !== 200) {
+      if (res.status === 416 && start === file.sizeBytes) {
+        res.body.destroy();
+        return { have, hash };
+      }
+      const retry = res.status === 408 || res.status === 429 || res.status >= 500;
+      const err = await this.hub.failure(res, repo, commit, `download ${file.path}`);
+      throw new AttemptError(retry ? new Retryable(err.message) : err, { have, hash });
+    }
+
+    let writer: PartWriter;
+    try {
+      writer = await this.files.openPart(part, have, hash);
+    } catch (e) {
+      res.body.destroy();
+      throw this.diskError(part, e);
+    }
+    let diskFailure: Error | null = null;
+    writer.on('error', (e) => (diskFailure ??= e));
+    let received = have;
+    let failure: unknown = null;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > file.sizeBytes) {
+          throw new Retryable(`the file host sent more than the ${file.sizeBytes} bytes the hub announced`);
+        }
+        if (!writer.write(chunk)) await drained(writer, signal);
+        if (diskFailure) break;
+        onBytes(received, true);
+      }
+    } catch (e) {
+      failure = isAbort(e, signal) || e instanceof Retryable ? e : new Retryable((e as Error).message);
+    }
+    // Whatever arrived is flushed, so the part and the hash hold the same bytes for the next try.
+    if (!diskFailure) {
+      writer.end();
+      await once(writer, 'finish').catch((e: Error) => (diskFailure ??= e));
+    }
+    if (!writer.destroyed) writer.destroy();
+    await once(writer, 'close').catch(() => undefined);
+    if (diskFailure) {
+      res.body.destroy();
+      throw this.diskError(part, diskFailure);
+    }
+    have = writer.written;
+    if (received > file.sizeBytes) {
+      // Too many bytes: nothing of this answer can be trusted, start over.
+      await this.files.remove(part);
+      have = 0;
+      hash = createHash('sha256');
+    }
+    onBytes(have, false);
+    if (failure) throw new AttemptError(failure, { have, hash });
+    return { have, hash };
+  }
+
+  private diskError(path: string, e: unknown): DiskWriteError {
+    const err = e as NodeJS.ErrnoException;
+    return new DiskWriteError(path, err?.code, err?.message ?? String(e));
+  }
+}
+
+/** A failed attempt, with the bytes on disk and the hash as it left them. */
+class AttemptError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly state: { have: number; hash: Hash },
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+function drained(writer: PartWriter, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      writer.off('drain', done);
+      writer.off('error', done);
+      writer.off('close', done);
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    const onAbort = () => {
+      done();
+      reject(signal.reason ?? new Error('aborted'));
+    };
+    writer.on('drain', done);
+    writer.on('error', done);
+    writer.on('close', done);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
