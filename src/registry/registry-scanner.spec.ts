@@ -1,10 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeBrokenGgufFile, writeGgufFile } from '../../test/support/gguf-writer';
+import { GgmlType, writeBrokenGgufFile, writeGgufFile } from '../../test/support/gguf-writer';
 import { NodeFileStore } from '../common/io/file-store';
+import { GgufType } from './gguf/gguf-reader';
 import { loadMagiConfig } from '../config/load-config';
+import { MEMORY_FACTS_VERSION } from './file-info';
 import { RegistryScanner } from './registry-scanner';
+import type { FileRecord } from './registry.types';
 
 /** A small model header (no vocabulary, so each file is a few KB). */
 const model = (name: string, parameterCount = 1_000_000) =>
@@ -62,6 +65,54 @@ describe('RegistryScanner', () => {
       expect(changed.headersRead).toBe(1);
       expect(changed.files[alpha]).toBe(first.files[alpha]);
       expect(changed.files[bravo].info?.displayName).toBe('Bravo Renamed');
+    });
+
+    it('keeps what the memory estimate needs in each record, and gives the model its facts', async () => {
+      const alpha = join(models, 'Alpha-1B-Q4_K_M.gguf');
+      await writeGgufFile(alpha, {
+        ...model('Alpha'),
+        architecture: 'llama',
+        contextLength: 4096,
+        vocabSize: 1000,
+        extra: [
+          { key: 'llama.block_count', type: GgufType.UINT32, value: 2 },
+          { key: 'llama.embedding_length', type: GgufType.UINT32, value: 256 },
+          { key: 'llama.attention.head_count', type: GgufType.UINT32, value: 4 },
+        ],
+        tensors: [{ name: 'token_embd.weight', dims: [256, 1000], type: GgmlType.F16 }],
+      });
+
+      const r = await sut.scan({});
+
+      expect(r.files[alpha].info?.memory).toEqual({
+        version: MEMORY_FACTS_VERSION,
+        tensorBytes: 256 * 1000 * 2,
+        facts: expect.objectContaining({ architecture: 'llama', weightsBytes: 256 * 1000 * 2, contextLength: 4096 }),
+      });
+      expect(r.plan.models[0].memoryFacts).toEqual(r.files[alpha].info?.memory?.facts);
+    });
+
+    it('reads a file again whose record predates the memory facts (or their current derivation), then keeps it', async () => {
+      const alpha = join(models, 'Alpha-1B-Q4_K_M.gguf');
+      const bravo = join(models, 'Bravo-1B-Q4_K_M.gguf');
+      await writeGgufFile(alpha, model('Alpha'));
+      await writeGgufFile(bravo, model('Bravo'));
+      const first = await sut.scan({});
+      const old = (record: FileRecord, memory?: unknown): FileRecord => ({
+        ...record,
+        info: { ...record.info!, memory: memory as never },
+      });
+      const previous = {
+        [alpha]: old(first.files[alpha]),
+        [bravo]: old(first.files[bravo], { ...first.files[bravo].info!.memory, version: MEMORY_FACTS_VERSION - 1 }),
+      };
+
+      const upgraded = await sut.scan(previous);
+      expect(upgraded.headersRead).toBe(2);
+      expect(upgraded.files[alpha]).toEqual(first.files[alpha]);
+      expect(upgraded.files[bravo]).toEqual(first.files[bravo]);
+
+      expect((await sut.scan(upgraded.files)).headersRead).toBe(0);
     });
 
     it('drops the records of files that are gone', async () => {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { FileStore } from '../common/io/file-store';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
-import { readFileInfo } from './file-info';
+import { MEMORY_FACTS_VERSION, readFileInfo } from './file-info';
 import type { FileRecord } from './registry.types';
 import { ParsedFile, ScanPlan, planScan } from './scan-plan';
 
@@ -18,6 +18,11 @@ export interface ScanOutcome {
 }
 
 const SCAN_CONCURRENCY = 8;
+
+/** A readable file whose record predates the memory facts (or their current derivation): its header is read again. */
+function lacksMemoryFacts(record: FileRecord): boolean {
+  return !!record.info && record.info.memory?.version !== MEMORY_FACTS_VERSION;
+}
 
 /**
  * Walks MODEL_SCAN_PATH and reads the GGUF header of each new or changed `*.gguf` file
@@ -36,7 +41,10 @@ export class RegistryScanner {
     this.root = resolve(config.registry.scanPath);
   }
 
-  /** Scans the folder; a file whose size and mtime match its record in `previous` keeps that record. */
+  /**
+   * Scans the folder; a file whose size and mtime match its record in `previous` keeps that
+   * record, unless the record was written before the memory facts it now carries existed.
+   */
   async scan(previous: Readonly<Record<string, FileRecord>>): Promise<ScanOutcome> {
     const paths = (await this.files.walk(this.root)).filter((p) => p.toLowerCase().endsWith('.gguf'));
     const files: Record<string, FileRecord> = {};
@@ -49,7 +57,7 @@ export class RegistryScanner {
         const stat = await this.files.stat(path).catch(() => null);
         if (!stat?.isFile) continue;
         let record: FileRecord | undefined = previous[path];
-        if (!record || record.size !== stat.size || record.mtimeMs !== stat.mtimeMs) {
+        if (!record || record.size !== stat.size || record.mtimeMs !== stat.mtimeMs || lacksMemoryFacts(record)) {
           headersRead++;
           record = { size: stat.size, mtimeMs: stat.mtimeMs, ...(await readFileInfo(this.files, path)) };
         }

@@ -1,9 +1,12 @@
-import { Body, Controller, Get, Header, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
 import { ValidationFailedError } from '../common/errors/app-error';
+import { ErrorResponseDto } from '../common/errors/error-response.dto';
 import {
   DiscoveredModelDto,
+  MemoryEstimateDto,
+  MemoryQueryDto,
   RegistryResponseDto,
   RescanResponseDto,
   SetEnabledDto,
@@ -12,6 +15,7 @@ import {
   SetThinkingResponseDto,
   SetTierDto,
   SetTierResponseDto,
+  toMemoryEstimateDto,
   toModelDto,
   toRescanDto,
 } from './dto/model.dto';
@@ -49,6 +53,34 @@ export class RegistryController {
   @ApiErrors(404)
   getModel(@Param('modelId') modelId: string): DiscoveredModelDto {
     return toModelDto(this.registry.get(modelId));
+  }
+
+  @Get('registry/:modelId/memory')
+  @ApiOperation({
+    summary: 'Memory a model needs with given server settings',
+    description:
+      'What one llama-server process would allocate for the model, from its GGUF header alone (nothing is loaded): ' +
+      'the same object as its `memoryEstimate`, for the settings asked for; each one not given is the active ' +
+      "profile's (none there: llama-server's default).",
+  })
+  @ApiParam(MODEL_ID)
+  @ApiOkResponse({ type: MemoryEstimateDto, description: 'The bytes llama-server would allocate with those settings' })
+  @ApiErrors(404)
+  @ApiResponse({
+    status: 400,
+    type: ErrorResponseDto,
+    description:
+      'ValidationFailed: a query parameter out of range (each listed in details.fields); InvalidMemorySettings: ' +
+      'settings llama-server itself refuses for this model (details.reason, e.g. a quantized cache type whose ' +
+      'block does not divide the head size)',
+  })
+  @ApiResponse({
+    status: 422,
+    type: ErrorResponseDto,
+    description: "MemoryEstimateUnavailable: the model's header does not tell what the estimate needs (details.reason)",
+  })
+  memory(@Param('modelId') modelId: string, @Query() query: MemoryQueryDto): MemoryEstimateDto {
+    return toMemoryEstimateDto(this.registry.memoryEstimate(modelId, query));
   }
 
   @Post('rescan')

@@ -5,10 +5,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeGgufFile } from '../../test/support/gguf-writer';
-import { FileStore, NodeFileStore } from '../common/io/file-store';
+import { IoModule } from '../common/io/io.module';
 import { loadMagiConfig } from '../config/load-config';
 import { configModuleFor } from '../config/magi-config.provider';
+import { ProfilesModule } from '../profiles/profiles.module';
 import { FleetEvents, ServerPortAssignedEvent } from '../servers/fleet.events';
+import { MemoryEstimates } from './memory-estimates';
 import { RegistryScanner } from './registry-scanner';
 import { ModelEnabledChangedEvent, RegistryEvents, RegistryRescannedEvent } from './registry.events';
 import { RegistryService } from './registry.service';
@@ -49,16 +51,12 @@ async function makeSut(root: string) {
     LOG_LEVEL: 'silent',
     MODEL_SCAN_PATH: models,
     REGISTRY_PATH: join(root, 'registry.json'),
+    PROFILES_PATH: join(root, 'profiles'),
+    STATE_PATH: join(root, 'state.json'),
   });
   const moduleRef = await Test.createTestingModule({
-    imports: [await configModuleFor(config), EventEmitterModule.forRoot()],
-    providers: [
-      RegistryService,
-      RegistryStore,
-      RegistryScanner,
-      { provide: FileStore, useClass: NodeFileStore },
-      EnabledListenerStandIn,
-    ],
+    imports: [await configModuleFor(config), EventEmitterModule.forRoot(), IoModule, ProfilesModule],
+    providers: [RegistryService, RegistryStore, RegistryScanner, MemoryEstimates, EnabledListenerStandIn],
   }).compile();
   moduleRef.useLogger(false);
   const events = moduleRef.get(EventEmitter2);

@@ -6,6 +6,8 @@ import { InvalidTierError, ModelNotFoundError, ValidationFailedError } from '../
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { FleetEvents, ServerPortAssignedEvent } from '../servers/fleet.events';
+import type { MemoryEstimate, MemorySettings } from './memory';
+import { MemoryEstimates, MemoryOverrides } from './memory-estimates';
 import { RegistryScanner } from './registry-scanner';
 import { ModelEnabledChangedEvent, RegistryEvents, RegistryRescannedEvent } from './registry.events';
 import { RegistryStore } from './registry.store';
@@ -18,6 +20,11 @@ import { TierThresholds, assignTier } from './tiers';
 export interface DiscoveredModel extends RegistryEntry {
   assignedTier: Tier;
   effectiveTier: Tier;
+  /**
+   * What llama-server would allocate for the model with the active profile's server settings;
+   * null when its header cannot tell or llama-server would refuse those settings.
+   */
+  memoryEstimate: MemoryEstimate | null;
 }
 
 export interface RescanResult {
@@ -51,6 +58,7 @@ export class RegistryService implements OnModuleInit {
     private readonly store: RegistryStore,
     private readonly scanner: RegistryScanner,
     private readonly events: EventEmitter2,
+    private readonly memory: MemoryEstimates,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     this.thresholds = config.registry.tierThresholds;
@@ -89,11 +97,12 @@ export class RegistryService implements OnModuleInit {
     return this.revisionValue;
   }
 
-  /** Every model, in id order, with tiers derived. */
+  /** Every model, in id order, with tiers and the memory estimate for the active profile derived. */
   list(): DiscoveredModel[] {
+    const { settings } = this.memory.active();
     return Object.values(this.snapshot.models)
       .sort((a, b) => a.modelId.localeCompare(b.modelId))
-      .map((e) => this.derive(e));
+      .map((e) => this.derive(e, settings));
   }
 
   find(modelId: string): DiscoveredModel | undefined {
@@ -112,10 +121,25 @@ export class RegistryService implements OnModuleInit {
     return this.list().filter((m) => m.effectiveTier === tier);
   }
 
-  private derive(e: RegistryEntry): DiscoveredModel {
+  /**
+   * What `modelId` would need in memory with other settings than the active profile's
+   * (those not given stay the profile's). 404 ModelNotFound, 400 InvalidMemorySettings,
+   * 422 MemoryEstimateUnavailable.
+   */
+  memoryEstimate(modelId: string, overrides: MemoryOverrides): MemoryEstimate {
+    const e = this.entry(modelId);
+    return this.memory.estimateWith({ ...e, memoryFacts: e.memoryFacts ?? null }, overrides);
+  }
+
+  private derive(e: RegistryEntry, settings: MemorySettings = this.memory.active().settings): DiscoveredModel {
     const thinking = e.thinkingOverride ?? e.isThinkingModel;
     const assignedTier = assignTier(e.sizeParams, thinking, this.thresholds);
-    return { ...e, assignedTier, effectiveTier: e.tierOverride ?? assignedTier };
+    return {
+      ...e,
+      assignedTier,
+      effectiveTier: e.tierOverride ?? assignedTier,
+      memoryEstimate: this.memory.estimate(e.memoryFacts ?? null, settings),
+    };
   }
 
   /** Rescans the folder; one scan at a time, overrides of models still present kept. */
@@ -223,6 +247,7 @@ export class RegistryService implements OnModuleInit {
       mmprojPath: m.mmprojPath,
       displayName: i.displayName,
       idBase: i.idBase,
+      memoryFacts: m.memoryFacts,
     };
   }
 

@@ -1,4 +1,23 @@
 import type { Tier } from '../common/vocabulary/tiers';
+import type { ModelMemoryFacts } from './memory';
+
+/**
+ * What one file's header tells the memory estimate (file-info.ts `fileMemoryOf`). A model's
+ * facts are put together from its files' (scan-plan.ts `composeMemoryFacts`), so a rescan
+ * re-derives nothing for files whose size and mtime did not change.
+ */
+export interface FileMemory {
+  /** The derivation that made this (MEMORY_FACTS_VERSION); a record of another version is read again. */
+  version: number;
+  /** ggml_nbytes summed over this file's tensors; null when one has a type the estimate does not know. */
+  tensorBytes: number | null;
+  /**
+   * The memory facts as if this file were the whole model (its weights only, no projector):
+   * set for a single file or a first shard whose header tells; null for projectors, later
+   * shards and headers that cannot tell.
+   */
+  facts: ModelMemoryFacts | null;
+}
 
 /** What the registry keeps of one parsed GGUF file (cached by path, size and mtime). */
 export interface FileInfo {
@@ -16,6 +35,8 @@ export interface FileInfo {
   split: { no: number; count: number } | null;
   parameterCount: number;
   idBase: string;
+  /** Absent in records written before the memory estimate: such a file's header is read again. */
+  memory?: FileMemory;
 }
 
 export interface FileRecord {
@@ -48,6 +69,8 @@ export interface RegistryEntry {
   mmprojPath: string | null;
   displayName: string;
   idBase: string;
+  /** What the estimate needs of the model's headers (all shards and the projector); null when they cannot tell. */
+  memoryFacts: ModelMemoryFacts | null;
 }
 
 export interface ScanError {

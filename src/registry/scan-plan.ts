@@ -1,4 +1,5 @@
 import { basename, dirname } from 'node:path';
+import type { ModelMemoryFacts } from './memory';
 import type { FileInfo, ScanError } from './registry.types';
 
 const SPLIT_RE = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
@@ -18,6 +19,8 @@ export interface PlannedModel {
   fileSizeBytes: number;
   splitFiles: string[] | null;
   mmprojPath: string | null;
+  /** What the memory estimate needs, from every shard and the attached projector; null when they cannot tell. */
+  memoryFacts: ModelMemoryFacts | null;
 }
 
 export interface ScanPlan {
@@ -52,6 +55,33 @@ function matchScore(projector: ParsedFile, model: PlannedModel): number {
 }
 
 /**
+ * A model's memory facts put together from its files' records: the first shard's facts with
+ * the tensor bytes of every shard as the weights and the projector's (`null`: none attached)
+ * as the projector — what `modelMemoryFacts(every shard's header, the projector's header)`
+ * gives, without keeping headers. Null when a file cannot tell (or its record predates the facts).
+ */
+export function composeMemoryFacts(
+  shards: readonly ParsedFile[],
+  projector: ParsedFile | null,
+): ModelMemoryFacts | null {
+  const first = shards[0]?.info?.memory?.facts;
+  if (!first) return null;
+  let weightsBytes = 0;
+  for (const s of shards) {
+    const bytes = s.info?.memory?.tensorBytes;
+    if (bytes === null || bytes === undefined) return null;
+    weightsBytes += bytes;
+  }
+  let projectorBytes = 0;
+  if (projector) {
+    const bytes = projector.info?.memory?.tensorBytes;
+    if (bytes === null || bytes === undefined) return null;
+    projectorBytes = bytes;
+  }
+  return { ...first, weightsBytes, projectorBytes };
+}
+
+/**
  * Turns the parsed files of one scan into models: split shards become one model (all
  * shards present, in order), projectors are attached to the best-matching model of their
  * folder, and everything unreadable becomes a scan error. Pure, so it is tested alone.
@@ -59,6 +89,8 @@ function matchScore(projector: ParsedFile, model: PlannedModel): number {
 export function planScan(files: ParsedFile[]): ScanPlan {
   const errors: ScanError[] = [];
   const models: PlannedModel[] = [];
+  /** Each model's files, for its memory facts once its projector is known. */
+  const filesOf = new Map<PlannedModel, { shards: ParsedFile[]; projector: ParsedFile | null }>();
   const projectors: ParsedFile[] = [];
   const splits = new Map<string, { count: number; shards: Map<number, ParsedFile> }>();
 
@@ -75,16 +107,21 @@ export function planScan(files: ParsedFile[]): ScanPlan {
       splits.set(key, group);
       continue;
     }
-    if (f.info.isProjector) projectors.push(f);
-    else
-      models.push({
-        filePath: f.path,
-        info: f.info,
-        parameterCount: f.info.parameterCount,
-        fileSizeBytes: f.size,
-        splitFiles: null,
-        mmprojPath: null,
-      });
+    if (f.info.isProjector) {
+      projectors.push(f);
+      continue;
+    }
+    const model: PlannedModel = {
+      filePath: f.path,
+      info: f.info,
+      parameterCount: f.info.parameterCount,
+      fileSizeBytes: f.size,
+      splitFiles: null,
+      mmprojPath: null,
+      memoryFacts: null,
+    };
+    models.push(model);
+    filesOf.set(model, { shards: [f], projector: null });
   }
 
   for (const [key, group] of splits) {
@@ -103,14 +140,17 @@ export function planScan(files: ParsedFile[]): ScanPlan {
       projectors.push(first);
       continue;
     }
-    models.push({
+    const model: PlannedModel = {
       filePath: first.path,
       info: first.info,
       parameterCount: shards.reduce((n, s) => n + (s.info?.parameterCount ?? 0), 0),
       fileSizeBytes: shards.reduce((n, s) => n + s.size, 0),
       splitFiles: shards.map((s) => s.path),
       mmprojPath: null,
-    });
+      memoryFacts: null,
+    };
+    models.push(model);
+    filesOf.set(model, { shards, projector: null });
   }
 
   for (const p of projectors) {
@@ -123,8 +163,13 @@ export function planScan(files: ParsedFile[]): ScanPlan {
             .map((m) => ({ m, s: matchScore(p, m) }))
             .filter((x) => x.s > 0)
             .sort((a, b) => b.s - a.s)[0]?.m;
-    if (best && !best.mmprojPath) best.mmprojPath = p.path;
+    if (best && !best.mmprojPath) {
+      best.mmprojPath = p.path;
+      filesOf.get(best)!.projector = p;
+    }
   }
+
+  for (const [model, { shards, projector }] of filesOf) model.memoryFacts = composeMemoryFacts(shards, projector);
 
   models.sort((a, b) => a.filePath.localeCompare(b.filePath));
   return { models, errors };

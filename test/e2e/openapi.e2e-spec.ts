@@ -16,6 +16,7 @@ const API_ROUTES: Array<[string, string, number]> = [
   ['put', '/api/models/{modelId}/enabled', 200],
   ['get', '/api/models/tiers/{tier}', 200],
   ['get', '/api/models/registry/{modelId}', 200],
+  ['get', '/api/models/registry/{modelId}/memory', 200],
   ['get', '/api/models/profiles', 200],
   ['get', '/api/models/profiles/{name}', 200],
   ['post', '/api/models/profiles', 201],
@@ -78,6 +79,34 @@ describe('OpenAPI document (/docs-json)', () => {
     }
     expect(undocumented).toEqual([]);
     expect(noExample).toEqual([]);
+  });
+
+  it('documents the memory route: its query parameters, and each error status with its types', () => {
+    const op = doc.paths['/api/models/registry/{modelId}/memory'].get;
+    const params = Object.fromEntries(op.parameters.map((p: any) => [p.name, p]));
+    expect(Object.keys(params).sort()).toEqual(['cacheType', 'ctxSize', 'modelId', 'parallel']);
+    for (const name of ['ctxSize', 'parallel', 'cacheType']) {
+      expect(params[name]).toMatchObject({ in: 'query', required: false });
+      expect(params[name].description?.length).toBeGreaterThan(10);
+      expect(params[name].schema?.example ?? params[name].example).toBeDefined();
+    }
+    expect(params.ctxSize.schema).toMatchObject({ minimum: 0, maximum: 10_000_000 });
+    expect(params.parallel.schema).toMatchObject({ minimum: 1, maximum: 256 });
+    expect(params.cacheType.schema.enum).toEqual([
+      'f32',
+      'f16',
+      'bf16',
+      'q8_0',
+      'q4_0',
+      'q4_1',
+      'iq4_nl',
+      'q5_0',
+      'q5_1',
+    ]);
+    expect(op.responses['400'].description).toMatch(/ValidationFailed.*InvalidMemorySettings/);
+    expect(op.responses['404']).toBeDefined();
+    expect(op.responses['422'].description).toMatch(/MemoryEstimateUnavailable/);
+    expect(doc.components?.schemas?.DiscoveredModelDto.properties.memoryEstimate).toBeDefined();
   });
 
   it('declares the bearer scheme', () => {

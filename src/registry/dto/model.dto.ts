@@ -1,9 +1,90 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Allow, IsBoolean, ValidateIf } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { Allow, IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import { CACHE_TYPES, CacheType, MemoryEstimate } from '../memory';
 import type { DiscoveredModel, RescanResult } from '../registry.service';
 import type { ScanError } from '../registry.types';
 import { TIERS, Tier } from '../../common/vocabulary/tiers';
 import { TierThresholds } from '../tiers';
+
+/**
+ * What one llama-server process allocates for a model with given settings, worked out from the
+ * model's GGUF header(s) without loading anything (docs/memory-estimate.md says how).
+ */
+export class MemoryEstimateDto implements MemoryEstimate {
+  /**
+   * Tensor data of every shard: what the weights occupy.
+   * @example 2491323904
+   */
+  weightsBytes: number;
+  /**
+   * The KV cache llama-server allocates for the context (sliding-window layers hold their window only), plus the state of recurrent layers.
+   * @example 1207959552
+   */
+  kvCacheBytes: number;
+  /**
+   * llama-server's compute buffer (the worst-case graph of one batch) and output buffer (logits per slot).
+   * @example 89308160
+   */
+  computeBytes: number;
+  /**
+   * Tensor data of the attached multimodal projector (`mmprojPath`), 0 without one.
+   * @example 0
+   */
+  projectorBytes: number;
+  /**
+   * The sum of the four: what the fleet counts the server at.
+   * @example 3788591616
+   */
+  totalBytes: number;
+  /**
+   * The context the cache is sized for, all slots together, as llama-server pads it (a multiple of 256); without `--ctx-size` (or 0) the training context for every slot.
+   * @example 8192
+   */
+  ctxSize: number;
+  /**
+   * Slots (`--parallel`); 4 when llama-server picks them (no `--parallel`).
+   * @example 2
+   */
+  parallel: number;
+}
+
+/** Turns a string of digits into a number; anything else stays as sent, for the validators to refuse. */
+const integerFromQuery = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d{1,20}$/.test(value) ? Number(value) : value;
+
+/** Settings to estimate for, in place of the active profile's (`GET /api/models/registry/{modelId}/memory`). */
+export class MemoryQueryDto {
+  /**
+   * `--ctx-size`: tokens of context for all slots together; 0 is llama-server's default (the training context for every slot). Default: the active profile's.
+   * @example 8192
+   */
+  @ApiPropertyOptional({ type: 'integer' })
+  @IsOptional()
+  @Transform(integerFromQuery)
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  ctxSize?: number;
+
+  /**
+   * `--parallel`: request slots, each with its share of the context. Default: the active profile's (none: llama-server's auto, 4 slots sharing one cache).
+   * @example 2
+   */
+  @ApiPropertyOptional({ type: 'integer' })
+  @IsOptional()
+  @Transform(integerFromQuery)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  parallel?: number;
+
+  /** `--cache-type-k` and `--cache-type-v`: the KV cache's element type. Default: the active profile's (none: f16). */
+  @ApiPropertyOptional({ enum: CACHE_TYPES, example: 'q8_0' })
+  @IsOptional()
+  @IsIn(CACHE_TYPES)
+  cacheType?: CacheType;
+}
 
 export class DiscoveredModelDto {
   /**
@@ -103,6 +184,11 @@ export class DiscoveredModelDto {
    * @example "Qwen3 4B"
    */
   displayName: string;
+  /**
+   * What llama-server would allocate for this model with the settings the fleet starts it with (the active profile's `server` block: `ctxSize`, `parallel`, `--cache-type-k/-v` in `extraArgs`), from the header alone. Null when the header cannot tell or llama-server would refuse those settings; `GET /api/models/registry/{modelId}/memory` says why and estimates other settings.
+   */
+  @ApiProperty({ type: () => MemoryEstimateDto, nullable: true })
+  memoryEstimate: MemoryEstimateDto | null;
 }
 
 /** Maps a registry model to its public shape (internal bookkeeping fields dropped). */
@@ -129,6 +215,20 @@ export function toModelDto(m: DiscoveredModel): DiscoveredModelDto {
     splitFiles: m.splitFiles,
     mmprojPath: m.mmprojPath,
     displayName: m.displayName,
+    memoryEstimate: m.memoryEstimate && toMemoryEstimateDto(m.memoryEstimate),
+  };
+}
+
+/** Maps an estimate to its public shape (a copy with the fields in documented order). */
+export function toMemoryEstimateDto(e: MemoryEstimate): MemoryEstimateDto {
+  return {
+    weightsBytes: e.weightsBytes,
+    kvCacheBytes: e.kvCacheBytes,
+    computeBytes: e.computeBytes,
+    projectorBytes: e.projectorBytes,
+    totalBytes: e.totalBytes,
+    ctxSize: e.ctxSize,
+    parallel: e.parallel,
   };
 }
 
