@@ -90,6 +90,8 @@ export abstract class DownloadFiles {
   abstract remove(path: string): Promise<boolean>;
   /** `root/segments…` as a folder, made when missing; throws UnsafeDestinationError on a link or a file on the way. */
   abstract ensureDirWithin(root: string, segments: readonly string[]): Promise<string>;
+  /** Removes `dir` and its parents while they are empty, stopping at `root` (kept). */
+  abstract removeEmptyDirs(root: string, dir: string): Promise<void>;
   /** Bytes free for an unprivileged user on the file system holding `path` (or its nearest existing parent). */
   abstract freeBytes(path: string): Promise<number>;
 }
@@ -172,6 +174,17 @@ export class NodeDownloadFiles extends DownloadFiles {
     if (dir !== base && !dir.startsWith(base + sep)) throw new UnsafeDestinationError(`${dir} leaves ${base}`);
     // Answered as the registry names files: under the models folder as configured, not its real path.
     return join(resolve(root), ...segments);
+  }
+
+  async removeEmptyDirs(root: string, dir: string): Promise<void> {
+    const base = resolve(root);
+    for (let d = resolve(dir); d.startsWith(base + sep); d = dirname(d)) {
+      try {
+        await fs.rmdir(d);
+      } catch {
+        return; // not empty (or gone): its parents are not empty either
+      }
+    }
   }
 
   async freeBytes(path: string): Promise<number> {

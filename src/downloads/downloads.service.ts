@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../common/errors/app-error';
 import { Clock } from '../common/io/clock';
 import { MagiConfig } from '../config/magi-config';
@@ -425,9 +425,11 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
       .sort();
   }
 
+  /** Removes the job's part files, and the folders they leave empty (the models folder stays). */
   private async removeParts(job: Job): Promise<void> {
     for (const file of job.record.files) {
       await this.files.remove(`${file.target}.part`).catch(() => false);
+      await this.files.removeEmptyDirs(this.scanPath, dirname(file.target)).catch(() => undefined);
     }
     job.fileBytes.fill(0);
     job.record.receivedBytes = 0;
