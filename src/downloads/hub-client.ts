@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { redactSecrets } from '../common/io/http-client';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
@@ -91,6 +91,7 @@ export function nextPageUrl(link: string | undefined): string | null {
  */
 @Injectable()
 export class HubClient {
+  private readonly logger = new Logger(HubClient.name);
   readonly endpoint: string;
   private readonly origin: string;
   private readonly token: string | null;
@@ -102,6 +103,12 @@ export class HubClient {
     this.endpoint = config.downloads.hfEndpoint.replace(/\/+$/, '');
     this.origin = new URL(this.endpoint).origin;
     this.token = config.downloads.hfToken || null;
+  }
+
+  /** A URL for logs and errors: no query (a file host's signature) and no credentials. */
+  private safeUrl(url: string): string {
+    const u = new URL(url);
+    return this.redact(`${u.protocol}//${u.host}${u.pathname}`);
   }
 
   /** Text with the token and anything credential-like removed: for errors and logs. */
@@ -282,12 +289,19 @@ export class HubClient {
     const headers: Record<string, string> = { 'User-Agent': 'magi/0.1', ...extra };
     if (this.token && new URL(url).origin === this.origin) headers.Authorization = `Bearer ${this.token}`;
     try {
-      return await this.http.send({ method, url, headers, signal });
+      const res = await this.http.send({ method, url, headers, signal });
+      this.logger.debug(
+        { method, url: this.safeUrl(url), status: res.status, range: extra.Range ?? null },
+        'Hub answered',
+      );
+      return res;
     } catch (e) {
       if (e instanceof HubTransportError) {
-        const safe = this.redact(`${new URL(url).origin}${new URL(url).pathname}`);
-        const err = new HubTransportError(e.code, e.retryable, `${method} ${safe} failed: ${this.redact(e.message)}`);
-        throw err;
+        throw new HubTransportError(
+          e.code,
+          e.retryable,
+          `${method} ${this.safeUrl(url)} failed: ${this.redact(e.message)}`,
+        );
       }
       throw e;
     }
