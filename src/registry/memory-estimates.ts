@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Profile } from '../profiles/profile.types';
 import { ProfilesService } from '../profiles/profiles.service';
 import { estimateMemory, MemoryEstimate, MemorySettings, MemorySettingsError, ModelMemoryFacts } from './memory';
-import { memorySettingsOf } from './memory-settings';
+import { memorySettingsOf } from './memory';
 import { InvalidMemorySettingsError, MemoryEstimateUnavailableError } from './registry.error';
 
 /** Settings asked for instead of the active profile's (`GET …/memory?ctxSize=&parallel=&cacheType=`). */

@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { HubFixture, startHubFixture } from '../fixtures/hub-fixture';
 import { createTestApp, makeTestDirs, TestApp } from '../support/create-test-app';
 import { generateCorpus } from '../support/corpus';
 import { diffSnapshots, snapshotTree } from '../support/fs-snapshot';
@@ -300,15 +301,18 @@ function casesFor(method: string, template: string, valid: Record<string, string
 describe('Fuzz: bad requests across every route', () => {
   let t: TestApp;
   let ollama: Awaited<ReturnType<typeof startOllamaFixture>>;
+  let hub: HubFixture;
   const projectRoot = resolve(__dirname, '..', '..');
 
   beforeAll(async () => {
     ollama = await startOllamaFixture();
+    // The hub routes reach a hub (the fake one): valid names get its answers, never a 5xx.
+    hub = await startHubFixture();
     const dirs = makeTestDirs('magi-fuzz-');
     await generateCorpus(dirs.models, { only: ['Qwen3-4B-Q4_K_M.gguf', 'phi-4-Q4_K_M.gguf'] });
     t = await createTestApp({
       dirs,
-      env: { LLM_PROVIDER: 'ollama', OLLAMA_BASE_URL: ollama.url, PROVIDER_TIMEOUT_MS: '300' },
+      env: { LLM_PROVIDER: 'ollama', OLLAMA_BASE_URL: ollama.url, PROVIDER_TIMEOUT_MS: '300', HF_ENDPOINT: hub.url },
     });
     // A profile to aim valid names at (never the active one, so a DELETE may remove it).
     const created = await fetch(`${t.url}/api/models/profiles`, {
@@ -327,6 +331,7 @@ describe('Fuzz: bad requests across every route', () => {
   afterAll(async () => {
     await t?.close();
     await ollama?.close();
+    await hub?.close();
   });
 
   it('answers 2,000+ generated bad requests with 4xx in the error shape, never 5xx, and touches no file outside its folders', async () => {

@@ -49,6 +49,7 @@ export function testEnv(dirs: TestDirs, env: Record<string, string> = {}): Recor
     OLLAMA_BASE_URL: closed,
     LLAMACPP_BASE_URL: closed,
     OPENAI_BASE_URL: `${closed}/v1`,
+    HF_ENDPOINT: closed,
     PROVIDER_TIMEOUT_MS: '500',
     ...env,
   };

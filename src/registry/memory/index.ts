@@ -11,3 +11,4 @@ export { MEMORY_PARSE_OPTIONS, modelMemoryFacts } from './memory-facts';
 export type { HeaderForMemory, KvLayerGroup, ModelMemoryFacts, RecurrentFacts, TensorShape } from './memory-facts';
 export { CACHE_TYPES, GGML_TYPES, ggmlTypeByName, tensorDataBytes } from './ggml-types';
 export type { CacheType, GgmlTypeTraits } from './ggml-types';
+export { memorySettingsOf } from './profile-settings';

@@ -8,8 +8,8 @@
  * spelling llama-server accepts). What a profile leaves unset stays unset: the estimate then
  * applies llama-server's own default. Pure.
  */
-import type { ProfileServerSettings } from '../common/vocabulary/server-settings';
-import type { MemorySettings } from './memory';
+import type { ProfileServerSettings } from '../../common/vocabulary/server-settings';
+import type { MemorySettings } from './memory-estimate';
 
 type Apply = (s: MemorySettings, value: string) => void;
 

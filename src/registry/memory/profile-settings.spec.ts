@@ -1,4 +1,4 @@
-import { memorySettingsOf } from './memory-settings';
+import { memorySettingsOf } from './profile-settings';
 
 describe('memorySettingsOf', () => {
   it('leaves everything to llama-server’s defaults without a server block', () => {
