@@ -47,6 +47,7 @@ export class DownloadFileDto {
    */
   path: string;
   /**
+   * The file's size in bytes, as the hub lists it.
    * @example 2497280256
    */
   sizeBytes: number;
@@ -69,6 +70,7 @@ export class DownloadErrorDto {
    */
   error: string;
   /**
+   * What went wrong, in words.
    * @example "The sha256 of Qwen3-4B-Q4_K_M.gguf does not match the hub's: the download was discarded"
    */
   message: string;
@@ -114,6 +116,7 @@ export class DownloadJobDto {
    */
   receivedBytes: number;
   /**
+   * Bytes the job downloads in all (every file of it).
    * @example 2497280256
    */
   totalBytes: number;
@@ -130,6 +133,7 @@ export class DownloadJobDto {
    */
   modelIds: string[];
   /**
+   * When the job was created (ISO 8601).
    * @example 2026-12-01T10:00:00.000Z
    */
   createdAt: string;

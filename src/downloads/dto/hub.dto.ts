@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import type { MemoryEstimate } from '../../registry/memory';
 
@@ -73,10 +74,12 @@ export class HubFileDto {
    * @example Q4_K_M
    */
   quantization: string | null;
-  /**
-   * Every shard's path in order, for a split model; null for a single file.
-   * @example null
-   */
+  /** Every shard's path in order, for a split model; null for a single file. */
+  @ApiProperty({
+    type: [String],
+    nullable: true,
+    example: ['Q4_K_M/Llama-3.3-70B-Q4_K_M-00001-of-00002.gguf', 'Q4_K_M/Llama-3.3-70B-Q4_K_M-00002-of-00002.gguf'],
+  })
   shards: string[] | null;
   /**
    * A multimodal projector (mmproj), not a model of its own.
