@@ -37,12 +37,13 @@ export class DownloadsController {
       'Lists the GGUF files of `{owner}/{repo}` on HF_ENDPOINT (a split counted once, projectors flagged). Each ' +
       "model's memory estimate is read from its header on the hub with a few Range requests (no download) at the " +
       "active profile's settings; `fits` compares it with the memory budget. 404 RepositoryNotFound, " +
-      '401 HubUnauthorized (gated or private without a valid HF_TOKEN), 502 HubUnavailable.',
+      '401 HubUnauthorized (gated or private without a valid HF_TOKEN), 502 HubUnavailable when the hub answers ' +
+      'with an error, 503 HubUnavailable when it cannot be reached.',
   })
   @ApiParam({ name: 'owner', example: 'Qwen' })
   @ApiParam({ name: 'repo', example: 'Qwen3-4B-GGUF' })
   @ApiOkResponse({ type: HubListingDto })
-  @ApiErrors(400, 404, 502)
+  @ApiErrors(400, 404, 502, 503)
   listHub(
     @Param('owner') owner: string,
     @Param('repo') repo: string,

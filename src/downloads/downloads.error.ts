@@ -40,10 +40,13 @@ export class HubUnauthorizedError extends AppError {
   }
 }
 
-/** The hub or its file host cannot be reached, or answered with an error of its own. */
+/**
+ * The hub or its file host answered with an error of its own (502), or cannot be reached at
+ * all (503, as for every dependency MAGI cannot reach).
+ */
 export class HubUnavailableError extends AppError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('HubUnavailable', 502, message, details, 'upstream_error');
+  constructor(message: string, details: Record<string, unknown> = {}, status: 502 | 503 = 502) {
+    super('HubUnavailable', status, message, details, 'upstream_error');
   }
 }
 

@@ -1,3 +1,4 @@
+import { DEFAULT_MEMORY_RESERVE_BYTES, autoBudget, parseCgroupMemoryMax } from '../common/units/memory-size';
 import { Injectable, Logger } from '@nestjs/common';
 import { totalmem } from 'node:os';
 import { FileStore } from '../common/io/file-store';
@@ -9,6 +10,7 @@ import {
   MEMORY_PARSE_OPTIONS,
   MemorySettings,
   ModelMemoryFacts,
+  memorySettingsOf,
   modelMemoryFacts,
 } from '../registry/memory';
 import { HubFileDto, HubListingDto, toMemoryEstimateDto } from './dto/hub.dto';
@@ -16,7 +18,6 @@ import { HubUnavailableError, InvalidRepoNameError } from './downloads.error';
 import { HubClient } from './hub-client';
 import { groupGgufFiles, HubGgufGroup, HubTreeEntry } from './hub-files';
 import { HubTransportError } from './hub-http';
-import { autoMemoryBudget, memorySettingsFor, parseCgroupMemoryMax } from './memory-budget';
 import { RangedByteSource, REMOTE_CHUNK_BYTES } from './ranged-byte-source';
 import { checkRepo, repoFilePathProblem, RepoId, repoIdText, revisionProblem } from './repo-path';
 
@@ -35,10 +36,10 @@ const FACTS_CACHE = 500;
 const CGROUP_MEMORY_MAX = '/sys/fs/cgroup/memory.max';
 const COMMIT = /^[0-9a-f]{40}$/;
 
-/** Maps a failure to reach the hub to its error answer (502); hub answers are already AppErrors. */
+/** Maps a failure to reach the hub to its error answer (503); hub answers are already AppErrors. */
 export function hubReachError(e: unknown, endpoint: string): unknown {
   if (e instanceof HubTransportError) {
-    return new HubUnavailableError(`The hub at ${endpoint} cannot be reached: ${e.message}`, { code: e.code });
+    return new HubUnavailableError(`The hub at ${endpoint} cannot be reached: ${e.message}`, { code: e.code }, 503);
   }
   return e;
 }
@@ -87,7 +88,7 @@ export class HubListingService {
     try {
       const groups = this.safeGroups(repo, await this.hub.listTree(repo, revision));
       const commit = groups.length ? await this.commitOf(repo, revision, groups[0].files[0].path) : null;
-      const settings = memorySettingsFor(this.profiles.getActive().profile?.server);
+      const settings = memorySettingsOf(this.profiles.getActive().profile?.server);
       const budgetBytes = await this.budgetBytes();
       const facts = await mapLimit(groups, LISTING_CONCURRENCY, (g) => this.groupFacts(repo, commit ?? revision, g));
       return {
@@ -105,7 +106,7 @@ export class HubListingService {
   /** The memory `fits` compares with: auto = min(memory, cgroup limit) − 2 GiB. */
   async budgetBytes(): Promise<number> {
     const cgroup = await this.fileStore.readText(CGROUP_MEMORY_MAX).catch(() => null);
-    return autoMemoryBudget(totalmem(), parseCgroupMemoryMax(cgroup));
+    return autoBudget(totalmem(), parseCgroupMemoryMax(cgroup), DEFAULT_MEMORY_RESERVE_BYTES);
   }
 
   /** GGUF groups whose every path is one MAGI could write; a hostile listing's others are left out. */

@@ -164,12 +164,12 @@ describe('GET /api/models/hub/{owner}/{repo}', () => {
     expect(r.json().details.fields[0]).toMatchObject({ field: 'revision' });
   });
 
-  it('answers 502 HubUnavailable when the hub cannot be reached', async () => {
+  it('answers 503 HubUnavailable when the hub cannot be reached', async () => {
     const dirs = makeTestDirs('magi-hub-down-');
     const down = await createTestApp({ dirs, env: { HF_ENDPOINT: 'http://127.0.0.1:9' } });
     try {
       const r = await httpRequest(`${down.url}/api/models/hub/${REPO}`);
-      expect(r.status).toBe(502);
+      expect(r.status).toBe(503);
       expect(r.json()).toMatchObject({ error: 'HubUnavailable' });
     } finally {
       await down.close();

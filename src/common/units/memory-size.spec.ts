@@ -1,4 +1,11 @@
-import { autoBudget, formatBytes, MemorySizeError, parseBytes, parseMemoryBudget } from './memory-size';
+import {
+  autoBudget,
+  formatBytes,
+  MemorySizeError,
+  parseBytes,
+  parseCgroupMemoryMax,
+  parseMemoryBudget,
+} from './memory-size';
 
 const GiB = 1024 ** 3;
 
@@ -84,4 +91,15 @@ describe('formatBytes', () => {
     expect(formatBytes(4096)).toBe('4 KiB');
     expect(formatBytes(900)).toBe('900 B');
   });
+});
+
+describe('parseCgroupMemoryMax', () => {
+  it.each([
+    ['max\n', null],
+    ['', null],
+    [null, null],
+    ['8589934592\n', 8 * 1024 ** 3],
+    ['garbage', null],
+    ['0', null],
+  ])('%j → %s', (text, want) => expect(parseCgroupMemoryMax(text)).toBe(want));
 });

@@ -72,3 +72,14 @@ export function formatBytes(bytes: number): string {
   if (Math.abs(bytes) >= 1024) return `${Math.round(bytes / 1024)} KiB`;
   return `${bytes} B`;
 }
+
+/** FLEET_MEMORY_RESERVE's default: what `auto` leaves to the system and MAGI. */
+export const DEFAULT_MEMORY_RESERVE_BYTES = 2 * 1024 ** 3;
+
+/** `/sys/fs/cgroup/memory.max` (cgroup v2): bytes, or null for `max`, absent or unreadable. */
+export function parseCgroupMemoryMax(text: string | null | undefined): number | null {
+  const t = text?.trim();
+  if (!t || !/^\d+$/.test(t)) return null;
+  const n = Number(t);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
