@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { Hash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -8,11 +7,26 @@ import { Writable } from 'node:stream';
 /** Thrown when a folder on the way to a destination is a link or not a folder. */
 export class UnsafeDestinationError extends Error {}
 
+/** Where the bytes of a part go to be hashed (Sha256Thread): in order, with back-pressure. */
+export interface HashSink {
+  /** Hashes `parts` in order; their memory is handed over (each owns its whole ArrayBuffer and is not used again). */
+  updateOwned(parts: Uint8Array[]): void;
+  /** Hashes a copy of `chunks`. */
+  update(...chunks: Buffer[]): void;
+  /** Null when the hash keeps up; else resolves once it has caught up. */
+  room(): Promise<void> | null;
+}
+
+/** Whether a chunk is the whole of its ArrayBuffer (what the HTTP client hands out), so it can be handed over as is. */
+function ownsMemory(b: Uint8Array): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
+}
+
 /**
  * A part file being written: a Writable (back-pressure as any stream) that writes each batch
- * of chunks at its position with one `writev` and feeds the same bytes to the hash first, so
- * the hash and the file advance together. `end()` flushes everything buffered; `written` is
- * then what the file holds.
+ * of chunks at its position with one `writev` and only then hands the same chunks to the
+ * hash, so the hash always covers exactly the bytes on disk. `end()` flushes everything
+ * buffered; `written` is then what the file holds.
  */
 export class PartWriter extends Writable {
   /** Bytes in the file (from its start), counting only completed writes. */
@@ -21,7 +35,7 @@ export class PartWriter extends Writable {
   constructor(
     private readonly handle: fs.FileHandle,
     offset: number,
-    private readonly hash: Hash,
+    private readonly hash: HashSink,
   ) {
     // 8 MiB of chunks may wait for the disk before the network read pauses.
     super({ highWaterMark: 8 * 1024 * 1024 });
@@ -30,8 +44,13 @@ export class PartWriter extends Writable {
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (error?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
-    for (const b of buffers) this.hash.update(b);
-    void this.writeAll(buffers).then(() => cb(), cb);
+    void this.writeAll(buffers)
+      .then(async () => {
+        // Chunks that own their memory move to the hash thread without a copy; the others are copied.
+        this.hash.updateOwned(buffers.map((b) => (ownsMemory(b) ? b : new Uint8Array(b))));
+        await this.hash.room();
+      })
+      .then(() => cb(), cb);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
@@ -51,8 +70,7 @@ export class PartWriter extends Writable {
     let done = 0;
     while (done < total) {
       // writev may write less than asked (rare, large batches): write the rest.
-      const rest = done === 0 ? buffers : sliceFrom(buffers, done);
-      const { bytesWritten } = await this.handle.writev(rest, this.written);
+      const { bytesWritten } = await this.handle.writev(done === 0 ? buffers : sliceFrom(buffers, done), this.written);
       done += bytesWritten;
       this.written += bytesWritten;
     }
@@ -81,9 +99,9 @@ export abstract class DownloadFiles {
   /** Size of a regular file; null when it does not exist. */
   abstract size(path: string): Promise<number | null>;
   /** Feeds the first `length` bytes of `path` to `hash`, streaming (a restart re-hashes a part this way). */
-  abstract hashInto(path: string, length: number, hash: Hash, signal?: AbortSignal): Promise<void>;
+  abstract hashInto(path: string, length: number, hash: HashSink, signal?: AbortSignal): Promise<void>;
   /** Opens `path` (created when missing, never through a link), cut to `offset` bytes, for writing from there. */
-  abstract openPart(path: string, offset: number, hash: Hash): Promise<PartWriter>;
+  abstract openPart(path: string, offset: number, hash: HashSink): Promise<PartWriter>;
   /** Renames `from` to `to` and syncs the folder, so the rename survives a power loss. */
   abstract rename(from: string, to: string): Promise<void>;
   /** Removes a file; true when there was one. */
@@ -108,13 +126,16 @@ export class NodeDownloadFiles extends DownloadFiles {
     }
   }
 
-  async hashInto(path: string, length: number, hash: Hash, signal?: AbortSignal): Promise<void> {
+  async hashInto(path: string, length: number, hash: HashSink, signal?: AbortSignal): Promise<void> {
     if (length <= 0) return;
-    const stream = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024, signal });
-    for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+    const stream = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 4 * 1024 * 1024, signal });
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      await hash.room();
+    }
   }
 
-  async openPart(path: string, offset: number, hash: Hash): Promise<PartWriter> {
+  async openPart(path: string, offset: number, hash: HashSink): Promise<PartWriter> {
     const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
     try {
       await handle.truncate(offset);

@@ -39,6 +39,9 @@ interface Job {
   /** Bumped on every change; SSE streams wait for it to move. */
   version: number;
   waiters: Set<() => void>;
+  /** Settles when the job reaches done, failed or cancelled (an SSE stream's pacing never delays the end). */
+  ended: Promise<void>;
+  markEnded: () => void;
 }
 
 /** An SSE event of a job's stream. */
@@ -208,26 +211,29 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * The job's SSE events: `progress` when it changes (at most one per 250 ms), then `done`
-   * with the model ids or `error`. Ends when `signal` fires (the client went away).
+   * with the model ids or `error` as soon as the job ends (a progress still held back by the
+   * pacing is then dropped: the end is not delayed for it). Ends when `signal` fires (the
+   * client went away).
    */
   async *events(id: string, signal: AbortSignal): AsyncGenerator<DownloadEvent> {
     const job = this.job(id);
     let lastSent: number | null = null;
     let sentVersion = -1;
     while (!signal.aborted) {
+      const ended = isTerminal(job.record.state);
       if (job.version !== sentVersion) {
         const delay = progressDelay(lastSent, this.clock.now());
-        if (delay > 0) {
-          await this.clock.sleep(delay, signal);
+        if (delay === 0) {
+          sentVersion = job.version;
+          lastSent = this.clock.now();
+          yield { event: 'progress', data: this.toDto(job) };
+        } else if (!ended) {
+          await Promise.race([this.clock.sleep(delay, signal), job.ended]);
           continue;
         }
-        sentVersion = job.version;
-        lastSent = this.clock.now();
-        yield { event: 'progress', data: this.toDto(job) };
       }
-      const state = job.record.state;
-      if (isTerminal(state)) {
-        if (state === 'done') yield { event: 'done', data: { modelIds: job.record.modelIds } };
+      if (ended) {
+        if (job.record.state === 'done') yield { event: 'done', data: { modelIds: job.record.modelIds } };
         else yield { event: 'error', data: job.record.error ?? cancelledError() };
         return;
       }
@@ -329,8 +335,8 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     job.rate.reset();
     job.networkBytes = 0;
     try {
+      // Not persisted: a job found `downloading` or `queued` at start-up resumes the same way.
       this.move(job, 'downloading');
-      await this.persist();
       for (const [i, file] of r.files.entries()) {
         if (file.verified && (await this.present(file))) continue;
         file.verified = false;
@@ -341,7 +347,8 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
         this.move(job, 'verifying');
         file.verified = true;
         this.logger.log({ downloadId: r.id, path: file.path, sizeBytes: file.sizeBytes }, 'File verified');
-        await this.persist();
+        // Kept for a restart, so a verified shard is not hashed again (the last one is renamed at once).
+        if (i < r.files.length - 1) await this.persist();
       }
       if (r.state !== 'verifying') this.move(job, 'verifying');
       // Every file matched its sha256: only now do they take their names, so the registry never sees half a split.
@@ -439,6 +446,9 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
   // State
 
   private runtime(record: DownloadJobRecord): Job {
+    let markEnded = (): void => undefined;
+    const ended = new Promise<void>((resolve) => (markEnded = resolve));
+    if (isTerminal(record.state)) markEnded();
     return {
       record,
       fileBytes: record.files.map((f, i) =>
@@ -451,6 +461,8 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
       networkBytes: 0,
       version: 0,
       waiters: new Set(),
+      ended,
+      markEnded,
     };
   }
 
@@ -472,6 +484,7 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     this.move(job, state);
     job.record.error = error;
     job.record.finishedAt = new Date(this.clock.now()).toISOString();
+    job.markEnded();
     this.notify(job);
   }
 

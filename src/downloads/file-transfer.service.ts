@@ -1,5 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { createHash, Hash } from 'node:crypto';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { once } from 'node:events';
 import { AppError } from '../common/errors/app-error';
 import { Clock } from '../common/io/clock';
@@ -8,6 +7,7 @@ import type { JobFile } from './download-job';
 import { HubUnavailableError } from './downloads.error';
 import { HubClient } from './hub-client';
 import { HubTransportError } from './hub-http';
+import { Sha256Thread } from './sha256-thread';
 import type { RepoId } from './repo-path';
 
 /** The bytes on disk do not hash to the hub's sha256: the part is removed. */
@@ -27,6 +27,9 @@ export class DiskWriteError extends AppError {
     super('DiskWriteError', 507, `Cannot write ${path}: ${message}`, { path, code: code ?? null });
   }
 }
+
+/** Hash threads kept between transfers (one per running download is in use). */
+const IDLE_HASH_THREADS = 4;
 
 /** Tries in a row without a byte of progress before a transfer gives up (huggingface_hub: 5). */
 export const MAX_RETRIES = 5;
@@ -63,8 +66,10 @@ function isAbort(e: unknown, signal: AbortSignal): boolean {
  * and the part is kept only when the whole file matches the hub's sha256.
  */
 @Injectable()
-export class FileTransferService {
+export class FileTransferService implements OnModuleDestroy {
   private readonly logger = new Logger(FileTransferService.name);
+  /** Hash threads of finished transfers, kept for the next ones. */
+  private readonly idle: Sha256Thread[] = [];
 
   constructor(
     private readonly hub: HubClient,
@@ -83,19 +88,42 @@ export class FileTransferService {
    * HubUnavailableError after the retries, or the abort.
    */
   async fetch(repo: RepoId, commit: string, file: JobFile, onBytes: OnFileBytes, signal: AbortSignal): Promise<void> {
+    const hash = this.idle.pop() ?? new Sha256Thread();
+    let reusable = false;
+    try {
+      await this.fetchWith(hash, repo, commit, file, onBytes, signal);
+      reusable = true;
+    } finally {
+      if (reusable && this.idle.length < IDLE_HASH_THREADS) this.idle.push(hash);
+      else void hash.close();
+    }
+  }
+
+  /** Ends the idle hash threads. */
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((h) => h.close()));
+  }
+
+  private async fetchWith(
+    hash: Sha256Thread,
+    repo: RepoId,
+    commit: string,
+    file: JobFile,
+    onBytes: OnFileBytes,
+    signal: AbortSignal,
+  ): Promise<void> {
     const part = FileTransferService.partOf(file);
     if ((await this.files.size(part)) === null && (await this.files.size(file.target)) === file.sizeBytes) {
       // Already downloaded (by an earlier job, or copied in): verified by hashing it, not fetched again.
-      const hash = createHash('sha256');
       await this.files.hashInto(file.target, file.sizeBytes, hash, signal);
-      if (hash.digest('hex') === file.sha256) {
+      if ((await hash.digest()) === file.sha256) {
         onBytes(file.sizeBytes, false);
         return;
       }
     }
     let have = (await this.files.size(part)) ?? 0;
     if (have > file.sizeBytes) have = 0;
-    let hash = createHash('sha256');
+    // After a restart the bytes already on disk are hashed first; the transfer continues after them.
     if (have > 0) await this.files.hashInto(part, have, hash, signal);
     onBytes(have, false);
 
@@ -103,15 +131,13 @@ export class FileTransferService {
     while (have < file.sizeBytes) {
       const before = have;
       try {
-        const result = await this.attempt(repo, commit, file, part, have, hash, onBytes, signal);
-        have = result.have;
-        hash = result.hash;
-        if (have < file.sizeBytes)
-          throw new Retryable(`the connection closed after ${have} of ${file.sizeBytes} bytes`);
+        have = await this.attempt(repo, commit, file, part, have, hash, onBytes, signal);
+        if (have < file.sizeBytes) {
+          throw new AttemptError(new Retryable(`the connection closed after ${have} of ${file.sizeBytes} bytes`), have);
+        }
       } catch (e) {
         if (isAbort(e, signal)) throw e;
-        const state = e instanceof AttemptError ? e.state : null;
-        if (state) ({ have, hash } = state);
+        if (e instanceof AttemptError) have = e.have;
         const cause = e instanceof AttemptError ? e.cause : e;
         if (!(cause instanceof Retryable) && !(cause instanceof HubTransportError && cause.retryable)) throw cause;
         failures = have > before ? 1 : failures + 1;
@@ -131,7 +157,7 @@ export class FileTransferService {
       }
     }
 
-    const actual = hash.digest('hex');
+    const actual = await hash.digest();
     if (actual !== file.sha256) {
       await this.files.remove(part);
       onBytes(0, false);
@@ -139,45 +165,44 @@ export class FileTransferService {
     }
   }
 
-  /** One request: streams what the answer brings into the part; returns the bytes on disk and the hash. */
+  /**
+   * One request: streams what the answer brings into the part from byte `start` and returns the
+   * bytes on disk, which the hash then covers exactly (the part writer hashes what it wrote).
+   */
   private async attempt(
     repo: RepoId,
     commit: string,
     file: JobFile,
     part: string,
     start: number,
-    startHash: Hash,
+    hash: Sha256Thread,
     onBytes: OnFileBytes,
     signal: AbortSignal,
-  ): Promise<{ have: number; hash: Hash }> {
+  ): Promise<number> {
     let have = start;
-    let hash = startHash;
     const res = await this.hub
       .openFile(repo, commit, file.path, start > 0 ? { start } : null, signal)
       .catch((e: unknown) => {
-        throw new AttemptError(e, { have, hash });
+        throw new AttemptError(e, have);
       });
     if (res.status === 200 && start > 0) {
       // The file host ignored the Range: take the whole file from its first byte (huggingface_hub does the same).
       have = 0;
-      hash = createHash('sha256');
+      hash.reset();
     } else if (res.status === 206) {
       const range = parseContentRange(res.headers['content-range']);
       if (!range || range.start !== start) {
         res.body.destroy();
-        throw new AttemptError(new Retryable(`the file host answered range ${res.headers['content-range']}`), {
-          have,
-          hash,
-        });
+        throw new AttemptError(new Retryable(`the file host answered range ${res.headers['content-range']}`), have);
       }
     } else if (res.status !== 200) {
       if (res.status === 416 && start === file.sizeBytes) {
         res.body.destroy();
-        return { have, hash };
+        return have;
       }
       const retry = res.status === 408 || res.status === 429 || res.status >= 500;
       const err = await this.hub.failure(res, repo, commit, `download ${file.path}`);
-      throw new AttemptError(retry ? new Retryable(err.message) : err, { have, hash });
+      throw new AttemptError(retry ? new Retryable(err.message) : err, have);
     }
 
     let writer: PartWriter;
@@ -220,11 +245,11 @@ export class FileTransferService {
       // Too many bytes: nothing of this answer can be trusted, start over.
       await this.files.remove(part);
       have = 0;
-      hash = createHash('sha256');
+      hash.reset();
     }
     onBytes(have, false);
-    if (failure) throw new AttemptError(failure, { have, hash });
-    return { have, hash };
+    if (failure) throw new AttemptError(failure, have);
+    return have;
   }
 
   private diskError(path: string, e: unknown): DiskWriteError {
@@ -233,11 +258,11 @@ export class FileTransferService {
   }
 }
 
-/** A failed attempt, with the bytes on disk and the hash as it left them. */
+/** A failed attempt, with the bytes on disk (and hashed) it left. */
 class AttemptError extends Error {
   constructor(
     override readonly cause: unknown,
-    readonly state: { have: number; hash: Hash },
+    readonly have: number,
   ) {
     super((cause as Error)?.message ?? String(cause));
   }
