@@ -39,7 +39,7 @@ function flashAttention(s: MemorySettings, value: string): void {
   if (v) s.flashAttention = v;
 }
 
-function fit(s: MemorySettings, value: string): void {
+function setFit(s: MemorySettings, value: string): void {
   const v = onOff(value);
   if (v === 'on' || v === 'off') s.fit = v === 'on';
 }
@@ -60,8 +60,8 @@ const WITH_VALUE: Readonly<Record<string, Apply>> = {
   '--cache-type-v': (s, v) => (s.cacheTypeV = v),
   '-fa': flashAttention,
   '--flash-attn': flashAttention,
-  '-fit': fit,
-  '--fit': fit,
+  '-fit': setFit,
+  '--fit': setFit,
 };
 
 /** Switches: the flag alone. */
