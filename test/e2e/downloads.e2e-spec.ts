@@ -331,7 +331,8 @@ describe('running downloads', () => {
 });
 
 describe('gated repositories', () => {
-  it('downloads with HF_TOKEN, which only the hub receives', async () => {
+  it('downloads with HF_TOKEN, which only the hub receives (also through a relative redirect)', async () => {
+    hub.redirect = 'relative';
     const dirs = makeTestDirs('magi-gated-');
     const app = await createTestApp({ dirs, env: { HF_ENDPOINT: hub.url, HF_TOKEN: hub.token } });
     try {
@@ -343,6 +344,7 @@ describe('gated repositories', () => {
       const done = await waitForJob(app.url, r.json().id, (j) => j.state === 'done' || j.state === 'failed');
       expect(done.state).toBe('done');
       expect(hub.requests.filter((q) => q.host === 'hub').every((q) => q.authorization)).toBe(true);
+      expect(hub.requests.some((q) => q.url.startsWith('/api/resolve-cache/') && q.authorization)).toBe(true);
       expect(hub.requests.filter((q) => q.host === 'files').some((q) => q.authorization)).toBe(false);
       expect(hub.counters.fileHostAuthorization).toBe(0);
       const persisted = readFileSync(join(dirs.data, 'downloads.json'), 'utf8');
@@ -362,6 +364,27 @@ describe('gated repositories', () => {
       expect(r.status).toBe(401);
       expect(r.json()).toMatchObject({ error: 'HubUnauthorized', details: { hubStatus: 403 } });
       expect(r.body).not.toContain('hf_wrongTOKEN');
+    } finally {
+      await app.close();
+      rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DOWNLOAD_CONCURRENCY', () => {
+  it('runs at most that many jobs; the next starts when one ends', async () => {
+    const dirs = makeTestDirs('magi-concurrency-');
+    const app = await createTestApp({ dirs, env: { HF_ENDPOINT: hub.url, DOWNLOAD_CONCURRENCY: '1' } });
+    try {
+      hub.slow(2 * MiB);
+      const a = (await post(app.url, { repo: REPO, file: q8.path })).json();
+      const b = (await post(app.url, { repo: REPO, file: qwen.path })).json();
+      await waitForJob(app.url, a.id, (j) => j.state === 'downloading' && j.receivedBytes > 0);
+      expect(await getJob(app.url, b.id)).toMatchObject({ state: 'queued', receivedBytes: 0 });
+      expect(hub.requests.filter((q) => q.host === 'files').length).toBe(1);
+      await httpRequest(`${app.url}/api/models/downloads/${a.id}`, { method: 'DELETE' });
+      await waitForJob(app.url, b.id, (j) => j.state === 'downloading' && j.receivedBytes > 0);
+      await httpRequest(`${app.url}/api/models/downloads/${b.id}`, { method: 'DELETE' });
     } finally {
       await app.close();
       rmSync(dirs.root, { recursive: true, force: true });
