@@ -14,7 +14,7 @@ import {
   modelMemoryFacts,
 } from '../registry/memory';
 import { HubFileDto, HubListingDto, toMemoryEstimateDto } from './dto/hub.dto';
-import { HubUnavailableError, InvalidRepoNameError } from './downloads.error';
+import { HubUnauthorizedError, HubUnavailableError, InvalidRepoNameError } from './downloads.error';
 import { HubClient } from './hub-client';
 import { groupGgufFiles, HubGgufGroup, HubTreeEntry } from './hub-files';
 import { HubTransportError } from './hub-http';
@@ -174,7 +174,7 @@ export class HubListingService {
       };
     } catch (e) {
       // The hub refusing or unreachable fails the whole listing; a header that cannot be read is this file's note.
-      if (e instanceof HubTransportError || (e as { status?: number }).status !== undefined) throw e;
+      if (e instanceof HubTransportError || e instanceof HubUnauthorizedError) throw e;
       result = { quantization: g.quantization, isProjector: g.isProjector, facts: null, error: (e as Error).message };
     }
     if (COMMIT.test(revision)) {
