@@ -17,6 +17,9 @@ export interface HashSink {
   room(): Promise<void> | null;
 }
 
+/** Bytes written between two flushes of a part to the disk. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
 /** Whether a chunk is the whole of its ArrayBuffer (what the HTTP client hands out), so it can be handed over as is. */
 function ownsMemory(b: Uint8Array): boolean {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
@@ -31,6 +34,9 @@ function ownsMemory(b: Uint8Array): boolean {
 export class PartWriter extends Writable {
   /** Bytes in the file (from its start), counting only completed writes. */
   written: number;
+  /** The data flush in flight, and where the last one started. */
+  private flushing: Promise<void> | null = null;
+  private flushedTo: number;
 
   constructor(
     private readonly handle: fs.FileHandle,
@@ -40,12 +46,14 @@ export class PartWriter extends Writable {
     // 8 MiB of chunks may wait for the disk before the network read pauses.
     super({ highWaterMark: 8 * 1024 * 1024 });
     this.written = offset;
+    this.flushedTo = offset;
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (error?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
     void this.writeAll(buffers)
       .then(async () => {
+        this.flushBehind();
         // Chunks that own their memory move to the hash thread without a copy; the others are copied.
         this.hash.updateOwned(buffers.map((b) => (ownsMemory(b) ? b : new Uint8Array(b))));
         await this.hash.room();
@@ -57,11 +65,30 @@ export class PartWriter extends Writable {
     this._writev([{ chunk }], cb);
   }
 
+  override _final(cb: (error?: Error | null) => void): void {
+    (this.flushing ?? Promise.resolve()).then(() => cb(), cb);
+  }
+
   override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
-    this.handle.close().then(
-      () => cb(error),
-      () => cb(error),
-    );
+    void (this.flushing ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.handle.close())
+      .then(
+        () => cb(error),
+        () => cb(error),
+      );
+  }
+
+  /**
+   * Every FLUSH_EVERY bytes, flushes what is written to the disk (fdatasync, on the thread pool,
+   * beside the next writes): the dirty pages of a download stay few, and the fsync before the
+   * rename has little left to wait for instead of the whole file.
+   */
+  private flushBehind(): void {
+    if (this.flushing || this.written - this.flushedTo < FLUSH_EVERY) return;
+    this.flushedTo = this.written;
+    this.flushing = this.handle.datasync().finally(() => (this.flushing = null));
+    this.flushing.catch(() => undefined);
   }
 
   private async writeAll(buffers: Buffer[]): Promise<void> {

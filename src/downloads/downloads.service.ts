@@ -75,6 +75,8 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
   private readonly concurrency: number;
   private running = 0;
   private stopping = false;
+  /** Fires when MAGI stops: ends the SSE streams. */
+  private readonly closing = new AbortController();
 
   constructor(
     @Inject(magiConfig.KEY) config: MagiConfig,
@@ -112,6 +114,7 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
   /** Stops every transfer (their parts stay for the next start) and waits for them. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    this.closing.abort();
     const running = [...this.jobs.values()].filter((j) => j.run !== null);
     for (const j of running) j.controller?.abort(new Error('MAGI is stopping'));
     await Promise.all(running.map((j) => j.run ?? Promise.resolve()));
@@ -215,8 +218,10 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
    * pacing is then dropped: the end is not delayed for it). Ends when `signal` fires (the
    * client went away).
    */
-  async *events(id: string, signal: AbortSignal): AsyncGenerator<DownloadEvent> {
+  async *events(id: string, client: AbortSignal): AsyncGenerator<DownloadEvent> {
     const job = this.job(id);
+    // A stream also ends when MAGI stops: the HTTP server waits for open connections before it closes.
+    const signal = AbortSignal.any([client, this.closing.signal]);
     let lastSent: number | null = null;
     let sentVersion = -1;
     while (!signal.aborted) {
@@ -334,6 +339,7 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     const repo = parseRepoId(r.repo).repo!;
     job.rate.reset();
     job.networkBytes = 0;
+    job.rate.add(started, 0);
     try {
       // Not persisted: a job found `downloading` or `queued` at start-up resumes the same way.
       this.move(job, 'downloading');

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { AppError } from '../common/errors/app-error';
 import { Clock } from '../common/io/clock';
 import { DownloadFiles, PartWriter } from './download-files';
@@ -30,6 +31,9 @@ export class DiskWriteError extends AppError {
 
 /** Hash threads kept between transfers (one per running download is in use). */
 const IDLE_HASH_THREADS = 4;
+/** Progress is reported to the job once per this many bytes or this long, whichever comes first, and at the end of each answer. */
+const PROGRESS_BYTES = 1024 * 1024;
+const PROGRESS_MS = 100;
 
 /** Tries in a row without a byte of progress before a transfer gives up (huggingface_hub: 5). */
 export const MAX_RETRIES = 5;
@@ -215,20 +219,17 @@ export class FileTransferService implements OnModuleDestroy {
     let diskFailure: Error | null = null;
     writer.on('error', (e) => (diskFailure ??= e));
     let received = have;
-    let failure: unknown = null;
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (received > file.sizeBytes) {
-          throw new Retryable(`the file host sent more than the ${file.sizeBytes} bytes the hub announced`);
-        }
-        if (!writer.write(chunk)) await drained(writer, signal);
-        if (diskFailure) break;
-        onBytes(received, true);
-      }
-    } catch (e) {
-      failure = isAbort(e, signal) || e instanceof Retryable ? e : new Retryable((e as Error).message);
-    }
+    const failure = await this.stream(
+      res.body,
+      writer,
+      file,
+      signal,
+      (n) => {
+        received = n;
+        onBytes(n, true);
+      },
+      have,
+    );
     // Whatever arrived is flushed, so the part and the hash hold the same bytes for the next try.
     if (!diskFailure) {
       writer.end();
@@ -252,6 +253,57 @@ export class FileTransferService implements OnModuleDestroy {
     return have;
   }
 
+  /**
+   * Pipes the answer's body into the part writer (stream back-pressure, no per-chunk promise)
+   * and resolves when the body ends, breaks off, the disk refuses, or `signal` fires — with the
+   * reason it stopped early (null when the body ended). The writer is left open for the caller
+   * to flush. Progress is reported every PROGRESS_BYTES or PROGRESS_MS, and at the end.
+   */
+  private stream(
+    body: Readable,
+    writer: PartWriter,
+    file: JobFile,
+    signal: AbortSignal,
+    onReceived: (received: number) => void,
+    start: number,
+  ): Promise<unknown> {
+    return new Promise((resolve) => {
+      let received = start;
+      let reported = start;
+      let reportedAt = performance.now();
+      let settled = false;
+      const settle = (why: unknown) => {
+        if (settled) return;
+        settled = true;
+        body.unpipe(writer);
+        body.off('data', onData);
+        writer.off('error', onDiskError);
+        if (received !== reported) onReceived(received);
+        if (why !== null) body.destroy();
+        resolve(why);
+      };
+      const onData = (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > file.sizeBytes) {
+          settle(new Retryable(`the file host sent more than the ${file.sizeBytes} bytes the hub announced`));
+        } else if (received - reported >= PROGRESS_BYTES || performance.now() - reportedAt >= PROGRESS_MS) {
+          reported = received;
+          reportedAt = performance.now();
+          onReceived(received);
+        }
+      };
+      const onDiskError = () => settle(null);
+      body.on('data', onData);
+      body.once('end', () => settle(null));
+      body.once('error', (e: Error) =>
+        settle(isAbort(e, signal) ? e : new Retryable(e.message || 'the connection broke off')),
+      );
+      body.once('close', () => settle(signal.aborted ? (signal.reason ?? new Error('aborted')) : null));
+      writer.once('error', onDiskError);
+      body.pipe(writer, { end: false });
+    });
+  }
+
   private diskError(path: string, e: unknown): DiskWriteError {
     const err = e as NodeJS.ErrnoException;
     return new DiskWriteError(path, err?.code, err?.message ?? String(e));
@@ -266,24 +318,4 @@ class AttemptError extends Error {
   ) {
     super((cause as Error)?.message ?? String(cause));
   }
-}
-
-function drained(writer: PartWriter, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      writer.off('drain', done);
-      writer.off('error', done);
-      writer.off('close', done);
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const onAbort = () => {
-      done();
-      reject(signal.reason ?? new Error('aborted'));
-    };
-    writer.on('drain', done);
-    writer.on('error', done);
-    writer.on('close', done);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { corpusHeader, generatedContent, startHubFixture, type HubFixture } from '../fixtures/hub-fixture';
 import { createTestApp, makeTestDirs } from '../support/create-test-app';
 import { httpRequest } from '../support/fixtures';
-import { post, waitForJob } from './downloads.helpers';
+import { post, readJobEvents, waitForJob } from './downloads.helpers';
 
 jest.setTimeout(120_000);
 
@@ -37,7 +37,12 @@ it('resumes after a restart from the bytes on disk, fetching only the rest', asy
     const first = await createTestApp({ dirs, env });
     const id = (await post(first.url, { repo: REPO, file: FILE })).json().id as string;
     await waitForJob(first.url, id, (j) => j.receivedBytes > size / 3);
+    // A client following the job does not hold up the shutdown: its stream ends with MAGI.
+    const following = readJobEvents(first.url, id);
+    await new Promise((r) => setTimeout(r, 100));
     await first.close();
+    const ended = await following;
+    expect(ended.events.map((e) => e.event).every((e) => e === 'progress')).toBe(true);
 
     // Stopped mid-way: the part holds what arrived, the job is kept as one to resume.
     const partBytes = statSync(`${target}.part`).size;
