@@ -13,7 +13,8 @@ import {
   memorySettingsOf,
   modelMemoryFacts,
 } from '../registry/memory';
-import { HubFileDto, HubListingDto, toMemoryEstimateDto } from './dto/hub.dto';
+import { toMemoryEstimateDto } from '../registry/dto/model.dto';
+import { HubFileDto, HubListingDto } from './dto/hub.dto';
 import { HubUnauthorizedError, HubUnavailableError, InvalidRepoNameError } from './downloads.error';
 import { HubClient } from './hub-client';
 import { groupGgufFiles, HubGgufGroup, HubTreeEntry } from './hub-files';

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { MemoryEstimateDto } from '../../registry/dto/model.dto';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import type { MemoryEstimate } from '../../registry/memory';
 
 export class HubQueryDto {
   /**
@@ -12,45 +12,6 @@ export class HubQueryDto {
   @MinLength(1)
   @MaxLength(256)
   revision?: string;
-}
-
-/** What llama-server would allocate for the model at the active profile's settings (API.md §9). */
-export class MemoryEstimateDto {
-  /**
-   * Tensor data of every shard.
-   * @example 2497281024
-   */
-  weightsBytes: number;
-  /**
-   * KV cache (and recurrent state) for the slots and context.
-   * @example 603979776
-   */
-  kvCacheBytes: number;
-  /**
-   * Compute and output buffers.
-   * @example 316669952
-   */
-  computeBytes: number;
-  /**
-   * Tensor data of a projector; always 0 here (a projector is listed as a file of its own).
-   * @example 0
-   */
-  projectorBytes: number;
-  /**
-   * The sum: what the model would cost running.
-   * @example 3417930752
-   */
-  totalBytes: number;
-  /**
-   * Context the cache was sized for, all slots together.
-   * @example 16384
-   */
-  ctxSize: number;
-  /**
-   * Slots.
-   * @example 4
-   */
-  parallel: number;
 }
 
 export class HubFileDto {
@@ -123,16 +84,4 @@ export class HubListingDto {
   budgetBytes: number;
   /** The repository's GGUF files, each split once. */
   files: HubFileDto[];
-}
-
-export function toMemoryEstimateDto(e: MemoryEstimate): MemoryEstimateDto {
-  return {
-    weightsBytes: e.weightsBytes,
-    kvCacheBytes: e.kvCacheBytes,
-    computeBytes: e.computeBytes,
-    projectorBytes: e.projectorBytes,
-    totalBytes: e.totalBytes,
-    ctxSize: e.ctxSize,
-    parallel: e.parallel,
-  };
 }
