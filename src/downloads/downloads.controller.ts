@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -10,13 +10,14 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
 import { ErrorResponseDto } from '../common/errors/error-response.dto';
+import { ClientAbortSignal } from '../common/http/client-abort-signal.decorator';
+import { acceptsEventStream, writeEventStream } from '../common/http/event-stream';
 import { CreateDownloadDto, DownloadDoneEventDto, DownloadJobDto } from './dto/download.dto';
 import { HubListingDto, HubQueryDto } from './dto/hub.dto';
 import { DownloadsService } from './downloads.service';
-import { clientGone, wantsEventStream, writeEventStream } from './event-stream';
 import { HubListingService } from './hub-listing.service';
 
 const DOWNLOAD_ID = { name: 'id', description: 'Download job id', example: '1f3c8a2e-5b7d-4c1e-9a0f-2b6d8e4c1a7f' };
@@ -111,12 +112,12 @@ export class DownloadsController {
   async get(
     @Param('id') id: string,
     @Headers('accept') accept: string | undefined,
-    @Req() req: Request,
+    @ClientAbortSignal() signal: AbortSignal,
     // @Res() only for the SSE answer; the JSON answer is written the same way for one code path.
     @Res() res: Response,
   ): Promise<void> {
     const job = this.downloads.get(id);
-    if (wantsEventStream(accept)) return writeEventStream(res, this.downloads.events(id, clientGone(req, res)));
+    if (acceptsEventStream(accept)) return writeEventStream(res, this.downloads.events(id, signal));
     res.status(200).json(job);
   }
 

@@ -10,8 +10,9 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/errors/api-errors.decorator';
+import { ClientAbortSignal } from '../common/http/client-abort-signal.decorator';
+import { acceptsEventStream, writeEventStream } from '../common/http/event-stream';
 import { ProviderStatusService } from '../providers';
-import { ClientAbortSignal } from './client-abort-signal.decorator';
 import {
   ModelListDto,
   ModelsHealthDto,
@@ -23,7 +24,6 @@ import {
   toModelsHealthDto,
   toProvidersOverviewDto,
 } from './dto/models.dto';
-import { acceptsEventStream, writeEventStream } from './event-stream';
 import { ModelPullService } from './model-pull.service';
 
 /** `*modelName` matches across slashes; path-to-regexp v8 hands it over as its segments. */

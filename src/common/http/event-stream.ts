@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 
+/** One server-sent event: `event: name` (when named) and its data as one `data:` line of JSON. */
 export interface ServerSentEvent {
   /** Omitted for unnamed events. */
   event?: string;
@@ -16,7 +17,10 @@ export function sseFrame(e: ServerSentEvent): string {
   return `${e.event ? `event: ${e.event}\n` : ''}data: ${JSON.stringify(e.data)}\n\n`;
 }
 
-/** Answers 200 `text/event-stream` and writes each event as it comes, unbuffered, then ends. */
+/**
+ * Answers 200 `text/event-stream` and writes each event as it comes, unbuffered (no proxy
+ * buffering either), then ends. Stops reading `events` when the client goes away.
+ */
 export async function writeEventStream(res: Response, events: AsyncIterable<ServerSentEvent>): Promise<void> {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
