@@ -4,6 +4,7 @@ import { FileStore, NodeFileStore } from './file-store';
 import { AxiosHttpClient, HttpClient } from './http-client';
 import { NetPortProbe, PortProbe } from './port-probe';
 import { NodeProcessLauncher, ProcessLauncher } from './process-launcher';
+import { ProcessMemory, ProcfsProcessMemory } from './process-memory';
 
 /** The I/O ports, registered once; feature modules inject the abstract classes. */
 @Global()
@@ -14,7 +15,8 @@ import { NodeProcessLauncher, ProcessLauncher } from './process-launcher';
     { provide: HttpClient, useClass: AxiosHttpClient },
     { provide: ProcessLauncher, useClass: NodeProcessLauncher },
     { provide: PortProbe, useClass: NetPortProbe },
+    { provide: ProcessMemory, useClass: ProcfsProcessMemory },
   ],
-  exports: [FileStore, Clock, HttpClient, ProcessLauncher, PortProbe],
+  exports: [FileStore, Clock, HttpClient, ProcessLauncher, PortProbe, ProcessMemory],
 })
 export class IoModule {}
