@@ -118,9 +118,10 @@ function sliceFrom(buffers: Buffer[], skip: number): Buffer[] {
 }
 
 /**
- * The downloads' file-system port: part files written as streams, hashed back from disk
- * after a restart, renamed into place, and folders made under the models folder only (no
- * link followed on the way). Thin: what to write where is the service's.
+ * The downloads' file-system port, for what FileStore does not do: part files written as
+ * streams, hashed back from disk after a restart, folders made under the models folder only
+ * (no link followed on the way), free space. Renaming a verified part into place and removing
+ * one are FileStore's (`renameDurably`, `remove`). Thin: what to write where is the service's.
  */
 export abstract class DownloadFiles {
   /** Size of a regular file; null when it does not exist. */
@@ -129,10 +130,6 @@ export abstract class DownloadFiles {
   abstract hashInto(path: string, length: number, hash: HashSink, signal?: AbortSignal): Promise<void>;
   /** Opens `path` (created when missing, never through a link), cut to `offset` bytes, for writing from there. */
   abstract openPart(path: string, offset: number, hash: HashSink): Promise<PartWriter>;
-  /** Renames `from` to `to` and syncs the folder, so the rename survives a power loss. */
-  abstract rename(from: string, to: string): Promise<void>;
-  /** Removes a file; true when there was one. */
-  abstract remove(path: string): Promise<boolean>;
   /** `root/segments…` as a folder, made when missing; throws UnsafeDestinationError on a link or a file on the way. */
   abstract ensureDirWithin(root: string, segments: readonly string[]): Promise<string>;
   /** Removes `dir` and its parents while they are empty, stopping at `root` (kept). */
@@ -171,32 +168,6 @@ export class NodeDownloadFiles extends DownloadFiles {
       throw e;
     }
     return new PartWriter(handle, offset, hash);
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    const handle = await fs.open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(from, to);
-    const dir = await fs.open(dirname(to), constants.O_RDONLY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
-  async remove(path: string): Promise<boolean> {
-    try {
-      await fs.unlink(path);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
   }
 
   async ensureDirWithin(root: string, segments: readonly string[]): Promise<string> {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../common/errors/app-error';
 import { Clock } from '../common/io/clock';
+import { FileStore } from '../common/io/file-store';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
 import { RegistryService } from '../registry/registry.service';
@@ -83,6 +84,7 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     private readonly hub: HubClient,
     private readonly transfer: FileTransferService,
     private readonly files: DownloadFiles,
+    private readonly fileStore: FileStore,
     private readonly store: DownloadsStore,
     private readonly registry: RegistryService,
     private readonly clock: Clock,
@@ -360,7 +362,7 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
       // Every file matched its sha256: only now do they take their names, so the registry never sees half a split.
       for (const file of r.files) {
         if ((await this.files.size(`${file.target}.part`)) !== null) {
-          await this.files.rename(`${file.target}.part`, file.target);
+          await this.fileStore.renameDurably(`${file.target}.part`, file.target);
         }
       }
       await this.registry.rescan();
@@ -441,7 +443,7 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
   /** Removes the job's part files, and the folders they leave empty (the models folder stays). */
   private async removeParts(job: Job): Promise<void> {
     for (const file of job.record.files) {
-      await this.files.remove(`${file.target}.part`).catch(() => false);
+      await this.fileStore.remove(`${file.target}.part`).catch(() => false);
       await this.files.removeEmptyDirs(this.scanPath, dirname(file.target)).catch(() => undefined);
     }
     job.fileBytes.fill(0);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { AppError } from '../common/errors/app-error';
 import { Clock } from '../common/io/clock';
+import { FileStore } from '../common/io/file-store';
 import { DownloadFiles, PartWriter } from './download-files';
 import type { JobFile } from './download-job';
 import { HubUnavailableError } from './downloads.error';
@@ -78,6 +79,7 @@ export class FileTransferService implements OnModuleDestroy {
   constructor(
     private readonly hub: HubClient,
     private readonly files: DownloadFiles,
+    private readonly fileStore: FileStore,
     private readonly clock: Clock,
   ) {}
 
@@ -163,7 +165,7 @@ export class FileTransferService implements OnModuleDestroy {
 
     const actual = await hash.digest();
     if (actual !== file.sha256) {
-      await this.files.remove(part);
+      await this.fileStore.remove(part);
       onBytes(0, false);
       throw new ChecksumMismatchError(file.path, file.sha256, actual);
     }
@@ -244,7 +246,7 @@ export class FileTransferService implements OnModuleDestroy {
     have = writer.written;
     if (received > file.sizeBytes) {
       // Too many bytes: nothing of this answer can be trusted, start over.
-      await this.files.remove(part);
+      await this.fileStore.remove(part);
       have = 0;
       hash.reset();
     }

@@ -39,6 +39,12 @@ export abstract class FileStore {
   abstract writeAtomic(path: string, data: string | Buffer): Promise<void>;
   abstract remove(path: string): Promise<boolean>;
   abstract rename(from: string, to: string): Promise<void>;
+  /**
+   * Puts a file written elsewhere (a download's part) in place as writeAtomic does its temp
+   * file: fsync it, rename it, fsync the folder, so after a crash `to` is absent or whole.
+   * Refuses a link at `from`.
+   */
+  abstract renameDurably(from: string, to: string): Promise<void>;
   abstract ensureDir(dir: string): Promise<void>;
 
   /**
@@ -54,6 +60,16 @@ export abstract class FileStore {
       throw new PathOutsideRootError(`Path escapes ${base}`);
     }
     return full;
+  }
+}
+
+/** fsync of a file or a folder (opened read-only: a folder cannot be opened for writing). */
+async function fsyncPath(path: string, flags = fsConstants.O_RDONLY): Promise<void> {
+  const handle = await fs.open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -142,12 +158,7 @@ export class NodeFileStore extends FileStore {
       throw e;
     }
     // fsync the folder so the rename itself survives a power loss.
-    const dirHandle = await fs.open(dir, fsConstants.O_RDONLY);
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await fsyncPath(dir);
   }
 
   async remove(path: string): Promise<boolean> {
@@ -162,6 +173,12 @@ export class NodeFileStore extends FileStore {
 
   async rename(from: string, to: string): Promise<void> {
     await fs.rename(from, to);
+  }
+
+  async renameDurably(from: string, to: string): Promise<void> {
+    await fsyncPath(from, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    await fs.rename(from, to);
+    await fsyncPath(dirname(to));
   }
 
   async ensureDir(dir: string): Promise<void> {
