@@ -30,7 +30,9 @@ describe('loadMagiConfig', () => {
       baseUrl: 'https://api.openai.com/v1',
     });
     expect(sut.litellm).toMatchObject({ baseUrl: null, modelsCacheTtl: 60, fallbackModels: ['gpt-4o', 'gpt-4o-mini'] });
-    expect(sut.gateway).toMatchObject({ maxBodyMb: 32, queueTimeout: 30 });
+    expect(sut.gateway).toMatchObject({ maxBodyMb: 32, queueTimeout: 30, loadTimeout: 120 });
+    expect(sut.fleet).toMatchObject({ memoryBudget: 'auto', memoryReserveBytes: 2 * 1024 ** 3 });
+    expect(sut.fleet).not.toHaveProperty('memoryReserve');
   });
 
   it('lets the environment override, parsing lists, ranges and fractions', () => {
@@ -51,6 +53,63 @@ describe('loadMagiConfig', () => {
     expect(sut.litellm.fallbackModels).toEqual(['x', 'y']);
     expect(sut.litellm.baseUrl).toBe('http://litellm:4000');
     expect(sut.profiles.activeProfile).toBe('production');
+  });
+
+  describe('memory budget, reserve and load timeout (API.md §9)', () => {
+    it.each([
+      ['24GiB', 24 * 1024 ** 3],
+      ['16000MiB', 16000 * 1024 ** 2],
+      ['1.5 gb', 1.5e9],
+      ['AUTO', 'auto'],
+      ['off', 'off'],
+    ])('reads FLEET_MEMORY_BUDGET=%s', (raw, expected) => {
+      expect(loadMagiConfig({ ...base, FLEET_MEMORY_BUDGET: raw }).fleet.memoryBudget).toBe(expected);
+    });
+
+    it('reads FLEET_MEMORY_RESERVE as bytes', () => {
+      expect(loadMagiConfig({ ...base, FLEET_MEMORY_RESERVE: '512MiB' }).fleet.memoryReserveBytes).toBe(
+        512 * 1024 ** 2,
+      );
+      expect(loadMagiConfig({ ...base, FLEET_MEMORY_RESERVE: '0B' }).fleet.memoryReserveBytes).toBe(0);
+    });
+
+    it('defaults GATEWAY_LOAD_TIMEOUT to the resolved MAX_STARTUP_TIME, and lets it be set', () => {
+      expect(loadMagiConfig({ ...base, MAX_STARTUP_TIME: '300' }).gateway.loadTimeout).toBe(300);
+      expect(
+        loadMagiConfig({ ...base, MAX_STARTUP_TIME: '300', GATEWAY_LOAD_TIMEOUT: '45.5' }).gateway.loadTimeout,
+      ).toBe(45.5);
+    });
+
+    it('reads the same keys from CONFIG_FILE, the environment winning', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'magi-cfg-'));
+      const file = join(dir, 'magi.yaml');
+      writeFileSync(
+        file,
+        'fleet:\n  maxStartupTime: 600\n  memoryBudget: 8GiB\n  memoryReserve: 1GiB\ngateway:\n  loadTimeout: 90\n',
+      );
+      const fromFile = loadMagiConfig({ ...base, CONFIG_FILE: file });
+      expect(fromFile.fleet).toMatchObject({ memoryBudget: 8 * 1024 ** 3, memoryReserveBytes: 1024 ** 3 });
+      expect(fromFile.gateway.loadTimeout).toBe(90);
+      const overridden = loadMagiConfig({ ...base, CONFIG_FILE: file, FLEET_MEMORY_BUDGET: 'off' });
+      expect(overridden.fleet.memoryBudget).toBe('off');
+      writeFileSync(file, 'fleet:\n  maxStartupTime: 600\n');
+      expect(loadMagiConfig({ ...base, CONFIG_FILE: file }).gateway.loadTimeout).toBe(600);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('names the YAML path when a config file holds a bad size', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'magi-cfg-'));
+      const file = join(dir, 'magi.yaml');
+      writeFileSync(file, 'fleet:\n  memoryBudget: 24\n');
+      expect(() => loadMagiConfig({ ...base, CONFIG_FILE: file })).toThrow(
+        new ConfigError(
+          'Invalid fleet.memoryBudget: 24. Must be a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 24GiB, or auto, or off',
+        ),
+      );
+      writeFileSync(file, 'fleet:\n  memoryReserve: lots\n');
+      expect(() => loadMagiConfig({ ...base, CONFIG_FILE: file })).toThrow('Invalid fleet.memoryReserve: lots.');
+      rmSync(dir, { recursive: true, force: true });
+    });
   });
 
   it('finds llama-server on PATH before the default location', () => {
@@ -82,6 +141,24 @@ describe('loadMagiConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'Invalid LOG_LEVEL (server.logLevel)'],
     [{ OPENAI_VERIFY: 'maybe' }, 'Invalid OPENAI_VERIFY: maybe. Must be true or false'],
     [{ CONFIG_FILE: '/nonexistent/magi.yaml' }, 'Cannot read config file /nonexistent/magi.yaml'],
+    [
+      { FLEET_MEMORY_BUDGET: 'lots' },
+      'Invalid FLEET_MEMORY_BUDGET: lots. Must be a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 24GiB, or auto, or off',
+    ],
+    [{ FLEET_MEMORY_BUDGET: '24' }, 'Invalid FLEET_MEMORY_BUDGET: 24. Must be a number and a unit'],
+    [{ FLEET_MEMORY_BUDGET: '' }, 'Invalid FLEET_MEMORY_BUDGET: . Must be a number and a unit'],
+    [
+      { FLEET_MEMORY_BUDGET: '0GiB' },
+      'Invalid FLEET_MEMORY_BUDGET: 0GiB. A budget of 0 admits no model; write off for none',
+    ],
+    [{ FLEET_MEMORY_BUDGET: '24 gigs' }, 'Invalid FLEET_MEMORY_BUDGET: 24 gigs.'],
+    [{ FLEET_MEMORY_RESERVE: '2' }, 'Invalid FLEET_MEMORY_RESERVE: 2. Must be a number and a unit'],
+    [{ FLEET_MEMORY_RESERVE: 'auto' }, 'Invalid FLEET_MEMORY_RESERVE: auto. Must be a number and a unit'],
+    [{ GATEWAY_LOAD_TIMEOUT: 'soon' }, 'Invalid GATEWAY_LOAD_TIMEOUT: soon. Must be a number'],
+    [
+      { GATEWAY_LOAD_TIMEOUT: '0' },
+      'Invalid GATEWAY_LOAD_TIMEOUT (gateway.loadTimeout): 0. loadTimeout must be a positive number',
+    ],
   ])('refuses %p with one clear line', (env, message) => {
     let error: unknown;
     try {

@@ -3,6 +3,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import * as yaml from 'js-yaml';
+import { parseBytes, parseMemoryBudget } from '../common/units/memory-size';
 import { LLM_PROVIDER_CHOICES, MagiConfig } from './magi-config';
 
 /** A configuration problem, reported as one line and exit code 1 by main.ts. */
@@ -53,6 +54,9 @@ const ENV_MAP: Array<[string, string, Parse]> = [
   ['FLEET_BACKOFF_MAX_MS', 'fleet.restartBackoffMaxMs', num],
   ['FLEET_MAX_FAILURES', 'fleet.maxFailures', num],
   ['FLEET_FAILURE_WINDOW_SECONDS', 'fleet.failureWindowSeconds', num],
+  // Sizes stay text here and are parsed below, whichever layer set them (see parseMemorySettings).
+  ['FLEET_MEMORY_BUDGET', 'fleet.memoryBudget', str],
+  ['FLEET_MEMORY_RESERVE', 'fleet.memoryReserve', str],
   ['LLM_PROVIDER', 'providers.llmProvider', str],
   ['PROVIDER_TIMEOUT_MS', 'providers.timeoutMs', num],
   ['PROVIDER_CACHE_MS', 'providers.cacheMs', num],
@@ -69,6 +73,7 @@ const ENV_MAP: Array<[string, string, Parse]> = [
   ['FALLBACK_MODELS', 'litellm.fallbackModels', list],
   ['GATEWAY_MAX_BODY_MB', 'gateway.maxBodyMb', num],
   ['GATEWAY_QUEUE_TIMEOUT', 'gateway.queueTimeout', num],
+  ['GATEWAY_LOAD_TIMEOUT', 'gateway.loadTimeout', num],
   ['HF_ENDPOINT', 'downloads.hfEndpoint', str],
   ['HF_TOKEN', 'downloads.hfToken', str],
   ['DOWNLOAD_CONCURRENCY', 'downloads.concurrency', num],
@@ -144,6 +149,29 @@ function defaultLlamaServerPath(pathEnv: string | undefined): string {
   return '/usr/local/bin/llama-server';
 }
 
+/**
+ * `fleet.memoryBudget` (a size, `auto` or `off`) and `fleet.memoryReserve` (a size) as written in
+ * YAML or the environment → the tree's `memoryBudget` and `memoryReserveBytes`. A bare number is
+ * refused in YAML as in the environment: the unit is what a reader of the config needs. A problem
+ * is named by its variable when the environment set it, else by its YAML path.
+ */
+function parseMemorySettings(fleet: Plain, env: NodeJS.ProcessEnv): void {
+  const name = (variable: string, path: string): string => (env[variable] !== undefined ? variable : path);
+  try {
+    fleet.memoryBudget = parseMemoryBudget(
+      String(fleet.memoryBudget),
+      name('FLEET_MEMORY_BUDGET', 'fleet.memoryBudget'),
+    );
+    fleet.memoryReserveBytes = parseBytes(
+      String(fleet.memoryReserve),
+      name('FLEET_MEMORY_RESERVE', 'fleet.memoryReserve'),
+    );
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  delete fleet.memoryReserve;
+}
+
 function describe(error: ValidationError, prefix = ''): string {
   const path = prefix ? `${prefix}.${error.property}` : error.property;
   if (error.children?.length) return describe(error.children[0], path);
@@ -168,6 +196,9 @@ export function loadMagiConfig(env: NodeJS.ProcessEnv = process.env): MagiConfig
   const fleet = (tree.fleet ?? {}) as Plain;
   if (typeof fleet.portRange === 'string') fleet.portRange = parsePortRange(fleet.portRange, 'fleet.portRange');
   if (fleet.llamaServerPath == null) fleet.llamaServerPath = defaultLlamaServerPath(env.PATH);
+  parseMemorySettings(fleet, env);
+  const gateway = (tree.gateway ?? {}) as Plain;
+  if (gateway.loadTimeout == null) gateway.loadTimeout = fleet.maxStartupTime;
   const litellm = (tree.litellm ?? {}) as Plain;
   if (typeof litellm.baseUrl === 'string') {
     litellm.baseUrl = litellm.baseUrl.trim().replace(/\/+$/, '').replace(/\/v1$/, '') || null;

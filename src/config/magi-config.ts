@@ -8,13 +8,16 @@ import {
   IsInt,
   IsNumber,
   IsOptional,
+  IsPositive,
   IsString,
   IsUrl,
   Max,
   Min,
   MinLength,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
+import type { MemoryBudgetSetting } from '../common/units/memory-size';
 
 export const LLM_PROVIDER_NAMES = ['openai', 'lmstudio', 'ollama', 'llamacpp'] as const;
 export type LlmProviderName = (typeof LLM_PROVIDER_NAMES)[number];
@@ -22,6 +25,17 @@ export const LLM_PROVIDER_CHOICES = [...LLM_PROVIDER_NAMES, 'auto'] as const;
 export type LlmProviderChoice = (typeof LLM_PROVIDER_CHOICES)[number];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const URL_OPTS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
+
+/** A parsed budget: bytes (a safe integer above 0), `auto` or `off`. The loader parses the text forms first. */
+function IsMemoryBudgetSetting(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isMemoryBudgetSetting',
+    validator: {
+      validate: (v: unknown) => v === 'auto' || v === 'off' || (Number.isSafeInteger(v) && (v as number) > 0),
+      defaultMessage: () => '$property must be a size with a unit (e.g. 24GiB), auto or off',
+    },
+  });
+}
 
 export class ServerConfig {
   @IsString() @MinLength(1) host: string;
@@ -70,6 +84,10 @@ export class FleetConfig {
   @IsInt() @Min(1) maxFailures: number;
   @IsNumber() @Min(1) failureWindowSeconds: number;
   @IsInt() @Min(10) logLines: number;
+  /** FLEET_MEMORY_BUDGET: what the fleet's servers may use together, in bytes; `auto` or `off` (API.md §9). */
+  @IsMemoryBudgetSetting() memoryBudget: MemoryBudgetSetting;
+  /** FLEET_MEMORY_RESERVE in bytes: what an `auto` budget leaves to the system and MAGI. */
+  @IsInt() @Min(0) memoryReserveBytes: number;
 }
 
 export class OpenAiConfig {
@@ -104,6 +122,8 @@ export class LiteLlmConfig {
 export class GatewayConfig {
   @IsNumber() @Min(0.001) maxBodyMb: number;
   @IsNumber() @Min(0) queueTimeout: number;
+  /** GATEWAY_LOAD_TIMEOUT: seconds a request waits for its on-demand model to load; default fleet.maxStartupTime. */
+  @IsNumber() @IsPositive() loadTimeout: number;
 }
 
 export class DownloadsConfig {
