@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseProfileYaml, serializeProfile, validateProfile } from './profile-file';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS } from './profile.types';
 import { plainShapeProblem } from '../common/validation/plain-shape';
 
 const SHIPPED = join(__dirname, '..', '..', 'profiles');
@@ -24,6 +25,21 @@ describe('shipped profiles', () => {
     expect(parsed.profile.aliases).toBeDefined();
     expect(text.split('\n').filter((l) => l.trim().startsWith('#')).length).toBeGreaterThan(3);
   });
+
+  it("development.yaml's commented scheduling example is valid once uncommented", () => {
+    const text = readFileSync(join(SHIPPED, 'development.yaml'), 'utf8');
+    const uncommented = text.replace(
+      /^# (onDemand:| {2}models:| {2}idleTimeoutSeconds:|memoryBudget:|maxRunning:)/gm,
+      '$1',
+    );
+    const parsed = parseProfileYaml(uncommented);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.profile).toMatchObject({
+      onDemand: { models: ['qwen3_*'], idleTimeoutSeconds: 600 },
+      memoryBudget: '8GiB',
+      maxRunning: 2,
+    });
+  });
 });
 
 describe('parseProfileYaml', () => {
@@ -35,9 +51,70 @@ describe('parseProfileYaml', () => {
       tierConfig: [{ name: 'fast' as const, maxScore: 3, expectedTimeSeconds: 2 }],
       server: { gpuLayers: 'all' as const, extraArgs: ['yes', 'null', '0x10', '~', ''] },
       aliases: { 'gpt-4o': 'fast', 'a b': 'yes' },
+      onDemand: { models: ['qwen3_*', 'gemma_3_12b_q4km'], idleTimeoutSeconds: 900 },
+      memoryBudget: '24GiB',
+      maxRunning: 4,
     };
     const parsed = parseProfileYaml(serializeProfile(profile));
     expect(parsed).toEqual({ ok: true, profile });
+  });
+
+  it('reads the scheduling keys of API.md §9, filling idleTimeoutSeconds with 600 when absent', () => {
+    const parsed = parseProfileYaml(
+      'name: a\nenabledModels: ["*"]\nonDemand:\n  models: ["qwen3_*"]\nmemoryBudget: off\nmaxRunning: 2\n',
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      profile: {
+        name: 'a',
+        enabledModels: ['*'],
+        onDemand: { models: ['qwen3_*'], idleTimeoutSeconds: DEFAULT_IDLE_TIMEOUT_SECONDS },
+        memoryBudget: 'off',
+        maxRunning: 2,
+      },
+    });
+    expect(DEFAULT_IDLE_TIMEOUT_SECONDS).toBe(600);
+    const nullIdle = parseProfileYaml('name: a\nenabledModels: []\nonDemand: {models: [], idleTimeoutSeconds: ~}');
+    expect(nullIdle.ok && nullIdle.profile.onDemand).toEqual({ models: [], idleTimeoutSeconds: 600 });
+  });
+
+  it.each(['24GiB', '16000MiB', '1.5 GB', 'auto', 'AUTO', 'off', '512MB'])('accepts memoryBudget %s', (budget) => {
+    expect(validateProfile({ ...minimal, memoryBudget: budget })).toEqual({
+      ok: true,
+      profile: { ...minimal, memoryBudget: budget },
+    });
+  });
+
+  it.each([
+    [
+      'a size without a unit',
+      'memoryBudget: "24"',
+      'memoryBudget: Invalid memoryBudget: 24. Must be a number and a unit',
+    ],
+    ['a YAML number', 'memoryBudget: 24', 'memoryBudget: memoryBudget must be a size with a unit (such as 24GiB'],
+    ['a size without a number', 'memoryBudget: GiB', 'memoryBudget: Invalid memoryBudget: GiB.'],
+    ['a budget of 0', 'memoryBudget: 0GiB', 'A budget of 0 admits no model; write off for none'],
+    ['an unknown unit', 'memoryBudget: 24 gigs', 'memoryBudget: Invalid memoryBudget: 24 gigs.'],
+    ['a negative size', 'memoryBudget: -1GiB', 'memoryBudget: Invalid memoryBudget: -1GiB.'],
+    ['a list as memoryBudget', 'memoryBudget: [24GiB]', 'memoryBudget: memoryBudget must be a size with a unit'],
+    ['maxRunning 0', 'maxRunning: 0', 'maxRunning'],
+    ['a fractional maxRunning', 'maxRunning: 1.5', 'maxRunning'],
+    ['a string maxRunning', 'maxRunning: "4"', 'maxRunning'],
+    ['onDemand without models', 'onDemand: {idleTimeoutSeconds: 60}', 'onDemand.models'],
+    ['onDemand as a list', 'onDemand: [qwen3_*]', 'onDemand'],
+    ['onDemand.models as a string', 'onDemand: {models: qwen3_*}', 'onDemand.models'],
+    ['a bad onDemand pattern', 'onDemand: {models: [../x]}', 'onDemand.models'],
+    ['idleTimeoutSeconds 0', 'onDemand: {models: [], idleTimeoutSeconds: 0}', 'onDemand.idleTimeoutSeconds'],
+    [
+      'a fractional idleTimeoutSeconds',
+      'onDemand: {models: [], idleTimeoutSeconds: 0.5}',
+      'onDemand.idleTimeoutSeconds',
+    ],
+    ['an unknown onDemand key', 'onDemand: {models: [], idleTimeout: 60}', 'onDemand.idleTimeout'],
+  ])('refuses %s', (_what, line, reason) => {
+    const parsed = parseProfileYaml(`name: a\nenabledModels: []\n${line}\n`);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toContain(reason);
   });
 
   it.each([
@@ -106,6 +183,25 @@ describe('validateProfile', () => {
   it('keeps known keys only, in the canonical order', () => {
     const r = validateProfile({ aliases: { a: 'b' }, enabledModels: [], name: 'n' });
     expect(r.ok && Object.keys(r.profile)).toEqual(['name', 'enabledModels', 'aliases']);
+    const all = validateProfile({
+      maxRunning: 1,
+      memoryBudget: 'off',
+      onDemand: { idleTimeoutSeconds: 5, models: [] },
+      aliases: {},
+      server: {},
+      enabledModels: [],
+      name: 'n',
+    });
+    expect(all.ok && Object.keys(all.profile)).toEqual([
+      'name',
+      'enabledModels',
+      'server',
+      'aliases',
+      'onDemand',
+      'memoryBudget',
+      'maxRunning',
+    ]);
+    expect(all.ok && Object.keys(all.profile.onDemand!)).toEqual(['models', 'idleTimeoutSeconds']);
   });
 
   it('caps sizes', () => {
@@ -113,6 +209,10 @@ describe('validateProfile', () => {
     expect(validateProfile({ ...minimal, enabledModels: Array(1001).fill('a') }).ok).toBe(false);
     expect(validateProfile({ ...minimal, server: { extraArgs: Array(65).fill('a') } }).ok).toBe(false);
     expect(validateProfile({ ...minimal, name: 'x'.repeat(201) }).ok).toBe(false);
+    expect(validateProfile({ ...minimal, onDemand: { models: Array(1001).fill('a') } }).ok).toBe(false);
+    const long = validateProfile({ ...minimal, memoryBudget: `${'1'.repeat(100_000)}GiB` });
+    expect(long.ok).toBe(false);
+    if (!long.ok) expect(long.reason.length).toBeLessThan(1000);
   });
 });
 

@@ -8,7 +8,7 @@ import { isErrorShape, nonCamelKeys } from '../support/json';
 const SHIPPED = join(__dirname, '..', '..', 'profiles');
 const P = '/api/models/profiles';
 
-/** A complete profile using every block (camelCase, as API.md §5 shows it). */
+/** A complete profile using every block (camelCase, as API.md §5 and §9 show it). */
 function fullProfile(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     name,
@@ -22,6 +22,9 @@ function fullProfile(name: string, extra: Record<string, unknown> = {}): Record<
     loadBalancing: { enabled: true, strategy: 'least_loaded', healthCheckInterval: 30 },
     server: { ctxSize: 4096, gpuLayers: 0, parallel: 1, extraArgs: ['--flash-attn', 'on'], embeddings: false },
     aliases: { 'gpt-4o-mini': 'qwen3_4b_q4km', 'gpt-4o': 'powerful' },
+    onDemand: { models: ['llama_*'], idleTimeoutSeconds: 300 },
+    memoryBudget: '24GiB',
+    maxRunning: 4,
     ...extra,
   };
 }
@@ -108,6 +111,21 @@ describe('Profiles over HTTP', () => {
       await request(t.url).get(`${P}/handmade`).expect(404);
     });
 
+    it('reads the scheduling keys from a hand-written file', async () => {
+      writeProfileFile(
+        dirs,
+        'scheduled',
+        'name: Scheduled\nenabledModels: ["*"]\nonDemand:\n  models: [qwen3_*, gemma_3_12b_q4km]\nmemoryBudget: 12GiB\nmaxRunning: 2\n',
+      );
+      expect((await request(t.url).get(`${P}/scheduled`).expect(200)).body).toEqual({
+        name: 'Scheduled',
+        enabledModels: ['*'],
+        onDemand: { models: ['qwen3_*', 'gemma_3_12b_q4km'], idleTimeoutSeconds: 600 },
+        memoryBudget: '12GiB',
+        maxRunning: 2,
+      });
+    });
+
     it('is 422 InvalidProfileFile for broken YAML, while the list and other profiles still work', async () => {
       writeProfileFile(dirs, 'broken', 'name: [unclosed\nenabledModels: {');
       const res = await request(t.url).get(`${P}/broken`);
@@ -125,6 +143,17 @@ describe('Profiles over HTTP', () => {
         'a bad strategy',
         'name: x\nenabledModels: []\nloadBalancing: {enabled: true, strategy: fastest, healthCheckInterval: 1}\n',
         'loadBalancing.strategy',
+      ],
+      [
+        'a bad memoryBudget',
+        'name: x\nenabledModels: []\nmemoryBudget: 0GiB\n',
+        'memoryBudget: Invalid memoryBudget: 0GiB',
+      ],
+      ['a zero maxRunning', 'name: x\nenabledModels: []\nmaxRunning: 0\n', 'maxRunning'],
+      [
+        'a zero idleTimeoutSeconds',
+        'name: x\nenabledModels: []\nonDemand: {models: [a], idleTimeoutSeconds: 0}\n',
+        'onDemand.idleTimeoutSeconds',
       ],
       ['a scalar document', 'hello\n', 'mapping'],
       ['an empty file', '', 'YAML'],
@@ -253,6 +282,23 @@ describe('Profiles over HTTP', () => {
       ['aliases', { aliases: { 'gpt-4o': { nested: 'x' } } }],
       ['description', { description: 'x'.repeat(2001) }],
       ['enabledModels', { enabledModels: Array(1001).fill('a') }],
+      ['onDemand', { onDemand: ['llama_*'] }],
+      ['onDemand.models', { onDemand: { idleTimeoutSeconds: 60 } }],
+      ['onDemand.models', { onDemand: { models: 'llama_*' } }],
+      ['onDemand.models', { onDemand: { models: ['Llama 3'] } }],
+      ['onDemand.idleTimeoutSeconds', { onDemand: { models: [], idleTimeoutSeconds: 0 } }],
+      ['onDemand.idleTimeoutSeconds', { onDemand: { models: [], idleTimeoutSeconds: 1.5 } }],
+      ['onDemand.idleTimeoutSeconds', { onDemand: { models: [], idleTimeoutSeconds: '600' } }],
+      ['onDemand.idleTimeout', { onDemand: { models: [], idleTimeout: 600 } }],
+      ['memoryBudget', { memoryBudget: '24' }],
+      ['memoryBudget', { memoryBudget: 24 * 1024 ** 3 }],
+      ['memoryBudget', { memoryBudget: '0MiB' }],
+      ['memoryBudget', { memoryBudget: '24 gigabytes' }],
+      ['memoryBudget', { memoryBudget: 'unlimited' }],
+      ['memoryBudget', { memoryBudget: '' }],
+      ['maxRunning', { maxRunning: 0 }],
+      ['maxRunning', { maxRunning: 2.5 }],
+      ['maxRunning', { maxRunning: '4' }],
     ])('is 400 ValidationFailed naming %s for a wrong value', async (field, patch) => {
       const res = await request(t.url)
         .post(P)
@@ -260,6 +306,37 @@ describe('Profiles over HTTP', () => {
       expectError(res, 400, 'ValidationFailed');
       expect(Object.keys(res.body.details.fields)).toContain(field);
       expect(existsSync(join(dirs.profiles, 'wrong-types.yaml'))).toBe(false);
+    });
+
+    it('says why a memoryBudget is refused', async () => {
+      const zero = await request(t.url)
+        .post(P)
+        .send(fullProfile('Zero budget', { memoryBudget: '0GiB' }));
+      expectError(zero, 400, 'ValidationFailed');
+      expect(zero.body.details.fields).toEqual({
+        memoryBudget: ['Invalid memoryBudget: 0GiB. A budget of 0 admits no model; write off for none'],
+      });
+      const bare = await request(t.url)
+        .post(P)
+        .send(fullProfile('Bare budget', { memoryBudget: '24' }));
+      expect(bare.body.details.fields.memoryBudget[0]).toMatch(
+        /^Invalid memoryBudget: 24\. Must be a number and a unit/,
+      );
+    });
+
+    it('fills idleTimeoutSeconds with 600 when onDemand leaves it out, and keeps every budget word', async () => {
+      const body = fullProfile('Lazy', { onDemand: { models: ['qwen3_*'] }, memoryBudget: 'off', maxRunning: 1 });
+      await request(t.url).post(P).send(body).expect(201);
+      const expected = { ...body, onDemand: { models: ['qwen3_*'], idleTimeoutSeconds: 600 } };
+      expect((await request(t.url).get(`${P}/lazy`).expect(200)).body).toEqual(expected);
+      expect(load(readFileSync(join(dirs.profiles, 'lazy.yaml'), 'utf8'))).toEqual(expected);
+      for (const memoryBudget of ['auto', '16000MiB', '1.5 GB']) {
+        await request(t.url)
+          .put(`${P}/lazy`)
+          .send({ ...body, memoryBudget })
+          .expect(200);
+        expect((await request(t.url).get(`${P}/lazy`).expect(200)).body.memoryBudget).toBe(memoryBudget);
+      }
     });
 
     it('is 400 when a required field is missing', async () => {
@@ -447,6 +524,7 @@ describe('Profiles over HTTP', () => {
         'TwoStageDto',
         'LoadBalancingDto',
         'ProfileServerSettingsDto',
+        'OnDemandDto',
         'ProfileWrittenDto',
         'ProfileDeletedDto',
         'ActivationResultDto',
@@ -455,7 +533,8 @@ describe('Profiles over HTTP', () => {
           doc.components.schemas[schema].properties,
         )) {
           const example =
-            prop.example !== undefined || ['twoStage', 'loadBalancing', 'server', 'tierConfig'].includes(field);
+            prop.example !== undefined ||
+            ['twoStage', 'loadBalancing', 'server', 'tierConfig', 'onDemand'].includes(field);
           if (!prop.description || !example) undocumented.push(`${schema}.${field}`);
         }
       }

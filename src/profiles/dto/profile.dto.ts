@@ -8,6 +8,7 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -23,7 +24,8 @@ import {
 import { BALANCING_STRATEGIES, BalancingStrategy } from '../../common/vocabulary/balancing-strategies';
 import type { ProfileServerSettings } from '../../common/vocabulary/server-settings';
 import { TIERS, Tier } from '../../common/vocabulary/tiers';
-import type { Profile, TierConfigEntry } from '../profile.types';
+import { parseMemoryBudget } from '../../common/units/memory-size';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, Profile, TierConfigEntry } from '../profile.types';
 
 export const GPU_LAYER_WORDS = ['auto', 'all'] as const;
 
@@ -38,7 +40,12 @@ export const PROFILE_LIMITS = {
   extraArg: 1000,
   aliases: 1000,
   aliasText: 200,
+  memoryBudget: 50,
 } as const;
+
+/** Bounds of numbers a timer or a count must hold (setTimeout takes at most 2^31 - 1 ms, about 24.8 days). */
+const MAX_IDLE_TIMEOUT_SECONDS = 2_000_000;
+const MAX_RUNNING = 65535;
 
 const FINITE = { allowNaN: false, allowInfinity: false };
 /** Model ids are `[a-z0-9_]`; globs add `*` and `?`. `-` and `.` are allowed for ids of other sources. */
@@ -85,6 +92,40 @@ function IsStringMap(options?: ValidationOptions): PropertyDecorator {
           () =>
             `$property must map names to model ids or tiers (non-empty strings of at most ${maxLen} characters, at most ${maxEntries} entries)`,
         ),
+      },
+    },
+    options,
+  );
+}
+
+/** A memory budget as parseMemoryBudget reads it: a size with a unit (`24GiB`), `auto` or `off`. */
+function IsMemoryBudget(options?: ValidationOptions): PropertyDecorator {
+  const accepted = (v: unknown): boolean => {
+    if (typeof v !== 'string' || v.length > PROFILE_LIMITS.memoryBudget) return false;
+    try {
+      parseMemoryBudget(v, 'memoryBudget');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return ValidateBy(
+    {
+      name: 'isMemoryBudget',
+      validator: {
+        validate: accepted,
+        // parseMemoryBudget's own reason (e.g. a budget of 0) for a short string; never echoes a long value.
+        defaultMessage: (args) => {
+          const v: unknown = args?.value;
+          if (typeof v === 'string' && v.length <= PROFILE_LIMITS.memoryBudget) {
+            try {
+              parseMemoryBudget(v, 'memoryBudget');
+            } catch (e) {
+              return (e as Error).message;
+            }
+          }
+          return 'memoryBudget must be a size with a unit (such as 24GiB or 512MB), auto or off';
+        },
       },
     },
     options,
@@ -226,6 +267,33 @@ export class ProfileServerSettingsDto implements ProfileServerSettings {
   embeddings?: boolean;
 }
 
+export class OnDemandDto {
+  /** Enabled models that start on their first request instead of at activation: ids or globs as in enabledModels. */
+  @ApiProperty({ type: [String], example: ['qwen3_*'], maxItems: PROFILE_LIMITS.enabledModels })
+  @IsArray()
+  @ArrayMaxSize(PROFILE_LIMITS.enabledModels)
+  @IsString({ each: true })
+  @MinLength(1, { each: true })
+  @MaxLength(PROFILE_LIMITS.modelPattern, { each: true })
+  @Matches(MODEL_PATTERN, {
+    each: true,
+    message:
+      'each value in onDemand.models must be a model id or a glob pattern (a-z, 0-9, _ - . and the wildcards * ?)',
+  })
+  models: string[];
+
+  /**
+   * Seconds without a request after which an on-demand server stops (an integer ≥ 1); 600 when omitted.
+   * @example 600
+   */
+  @ApiPropertyOptional({ default: DEFAULT_IDLE_TIMEOUT_SECONDS, minimum: 1, maximum: MAX_IDLE_TIMEOUT_SECONDS })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_IDLE_TIMEOUT_SECONDS)
+  idleTimeoutSeconds?: number;
+}
+
 /** A profile: request body of POST/PUT, answer of GET, and the content of a profile YAML file. */
 export class ProfileDto {
   /**
@@ -296,6 +364,31 @@ export class ProfileDto {
   @IsOptional()
   @IsStringMap()
   aliases?: Record<string, string>;
+
+  /** Which enabled models start on demand and when they stop; absent: all start at activation. */
+  @IsOptional()
+  @IsObject({ message: 'onDemand must be a mapping with models and, optionally, idleTimeoutSeconds' })
+  @ValidateNested()
+  @Type(() => OnDemandDto)
+  onDemand?: OnDemandDto;
+
+  /**
+   * Memory the servers may use together: a size with a unit (`24GiB`), `auto` or `off`; absent: FLEET_MEMORY_BUDGET.
+   * @example 24GiB
+   */
+  @IsOptional()
+  @IsMemoryBudget()
+  memoryBudget?: string;
+
+  /**
+   * Most servers running at once (an integer ≥ 1); absent: no limit.
+   * @example 4
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RUNNING)
+  maxRunning?: number;
 }
 
 export class ProfileWrittenDto {
@@ -398,6 +491,12 @@ export function toProfile(dto: ProfileDto): Profile {
         embeddings: dto.server.embeddings,
       }),
     aliases: dto.aliases && Object.fromEntries(Object.entries(dto.aliases)),
+    onDemand: dto.onDemand && {
+      models: [...dto.onDemand.models],
+      idleTimeoutSeconds: dto.onDemand.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+    },
+    memoryBudget: dto.memoryBudget,
+    maxRunning: dto.maxRunning,
   });
 }
 
