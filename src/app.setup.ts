@@ -22,8 +22,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('MAGI model server')
     .setDescription(
       'Runs a local LLM estate: GGUF model registry, configuration profiles, the llama-server fleet, ' +
-        'provider health and an OpenAI-compatible gateway. Errors use `{error, message, details}`; ' +
-        '`/v1` errors use the OpenAI error shape.',
+        'provider health, downloads from a Hugging Face hub and an OpenAI-compatible gateway. ' +
+        'Errors use `{error, message, details}`; `/v1` errors use the OpenAI error shape.',
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of API_TOKENS (when configured)' })
@@ -31,6 +31,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('profiles', 'YAML configuration profiles')
     .addTag('servers', 'The llama-server fleet')
     .addTag('providers', 'LLM provider health, model listing and pulls')
+    .addTag('downloads', "A hub repository's GGUF files with their memory cost, and verified, resumable downloads")
     .addTag('openai', 'OpenAI-compatible routes')
     .addTag('health', 'Kubernetes probes')
     .addTag('metrics', 'Prometheus metrics');

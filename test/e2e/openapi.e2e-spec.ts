@@ -114,6 +114,15 @@ describe('OpenAPI document (/docs-json)', () => {
     expect(doc.components?.schemas?.DiscoveredModelDto.properties.memoryEstimate).toBeDefined();
   });
 
+  it('describes every tag an operation is filed under', () => {
+    const used = new Set(
+      Object.values(doc.paths).flatMap((ops) => Object.values<any>(ops).flatMap((op) => op.tags ?? [])),
+    );
+    const tags: Array<{ name: string; description?: string }> = (doc as any).tags ?? [];
+    const described = new Map(tags.map((t) => [t.name, t.description ?? '']));
+    expect([...used].filter((tag) => !((described.get(tag) ?? '').length > 5)).sort()).toEqual([]);
+  });
+
   it('declares the bearer scheme', () => {
     expect((doc as any).components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
