@@ -10,6 +10,8 @@ export type GatewayErrorCode =
   | 'model_not_found'
   | 'model_not_running'
   | 'queue_timeout'
+  | 'insufficient_memory'
+  | 'model_too_large'
   | 'upstream_unavailable'
   | 'upstream_error'
   | 'stream_broken'
@@ -32,6 +34,7 @@ export class GatewayMetrics {
   private readonly promptTokens: Counter<'model'>;
   private readonly completionTokens: Counter<'model'>;
   private readonly retries: Counter<'model'>;
+  private readonly loadWait: Histogram;
   /** Requests in flight per model label, read by the gauge's collect(). */
   private readonly inFlight = new Map<string, number>();
 
@@ -54,6 +57,11 @@ export class GatewayMetrics {
       collect() {
         for (const [model, n] of inFlight) this.set({ model }, n);
       },
+    });
+    this.loadWait = metrics.histogram({
+      name: 'magi_gateway_load_wait_seconds',
+      help: 'Time gateway requests waited for the load of an on-demand model (queue and start)',
+      buckets: BUCKETS,
     });
     this.duration = metrics.histogram({
       name: 'magi_gateway_request_duration_seconds',
@@ -82,6 +90,11 @@ export class GatewayMetrics {
       help: 'Requests sent to a second server after the first could not be reached, by model of the first',
       labelNames: ['model'],
     });
+  }
+
+  /** A request waited this long for its on-demand model's load. */
+  loadWaited(seconds: number): void {
+    this.loadWait.observe(seconds);
   }
 
   started(model: string): void {

@@ -55,6 +55,34 @@ export class QueueTimeoutError extends AppError {
   }
 }
 
+/** 503 `insufficient_memory` with Retry-After: the request's load waited GATEWAY_QUEUE_TIMEOUT for room (API.md §9). */
+export class InsufficientMemoryError extends AppError {
+  constructor(model: string, waitedSeconds: number, retryAfterSeconds: number, reason: string | null) {
+    super(
+      'InsufficientMemory',
+      503,
+      `The model '${model}' waited ${waitedSeconds} s for room in the memory budget${reason ? `: ${reason}` : ''}`,
+      { model, waitedSeconds, reason },
+      'insufficient_memory',
+      { 'Retry-After': String(retryAfterSeconds) },
+    );
+  }
+}
+
+/** 503 `model_not_ready` with Retry-After: the request's on-demand model was not loaded within GATEWAY_LOAD_TIMEOUT. */
+export class LoadTimeoutError extends AppError {
+  constructor(model: string, waitedSeconds: number, retryAfterSeconds: number) {
+    super(
+      'ModelStarting',
+      503,
+      `The model '${model}' was not loaded within GATEWAY_LOAD_TIMEOUT (${waitedSeconds} s); it is still loading`,
+      { model, waitedSeconds },
+      'model_not_ready',
+      { 'Retry-After': String(retryAfterSeconds) },
+    );
+  }
+}
+
 /** The client went away before its answer: there is nobody to answer. */
 export class ClientGoneError extends Error {
   constructor() {

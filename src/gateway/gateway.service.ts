@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { AppError } from '../common/errors/app-error';
 import { ROOT_LOGGER } from '../common/logging/app-logger';
+import { FleetService } from '../servers/fleet.service';
+import type { LoadTicket } from '../servers/load-scheduler';
 import { GatewayMetrics } from './gateway-metrics';
 import { ClientGoneError, bodyError } from './gateway.errors';
 import { ReadyWaiter } from './ready-waiter';
@@ -14,8 +16,10 @@ import { Sender } from './sender';
 
 /**
  * The OpenAI-compatible gateway (API.md §8), one request at a time: read `model` from the
- * body, route it (RouteTable), wait for a starting server (ReadyWaiter), send it (Sender),
- * then record its metrics and its one log line.
+ * body, route it (RouteTable), ask the fleet for the load of an on-demand model and wait for
+ * it, or for a starting server (ReadyWaiter), send it (Sender), then record its metrics and
+ * its one log line. The request holds its load ticket until its answer ends, so the server
+ * it waited for is neither cancelled nor evicted before it is served.
  */
 @Injectable()
 export class GatewayService {
@@ -26,6 +30,7 @@ export class GatewayService {
     private readonly waiter: ReadyWaiter,
     private readonly sender: Sender,
     private readonly metrics: GatewayMetrics,
+    private readonly fleet: FleetService,
     @Inject(ROOT_LOGGER) root: Pino,
   ) {
     // Its lines carry no header, key or token, so they skip the root's redaction pass.
@@ -41,6 +46,7 @@ export class GatewayService {
     const t0 = performance.now();
     const record = newRequestRecord();
     let body: RequestBody | null = null;
+    let ticket: LoadTicket | null = null;
     try {
       body = parse(rawBody);
       const route = this.routes.resolve(body.model, endpoint);
@@ -50,7 +56,10 @@ export class GatewayService {
       }
       record.label = route.key;
       const model = body.model;
-      const ready = route.ready.length > 0 ? route : await this.waitForReady(model, endpoint, route, res);
+      if (route.ready.length === 0 && route.load !== null) ticket = this.fleet.loadFor(route.load);
+      const waitStart = performance.now();
+      const ready = route.ready.length > 0 ? route : await this.waitForReady(model, endpoint, route, res, ticket);
+      if (ticket) this.metrics.loadWaited((performance.now() - waitStart) / 1000);
       await this.sender.toFleet(endpoint, body, ready, res, record, () => this.fleetRouteOrNull(model, endpoint));
     } catch (e) {
       if (e instanceof ClientGoneError) {
@@ -67,18 +76,25 @@ export class GatewayService {
       }
       throw e;
     } finally {
+      ticket?.release();
       this.finished(endpoint, performance.now() - t0, record, body);
     }
   }
 
-  private waitForReady(model: string, endpoint: GatewayEndpoint, route: FleetRoute, res: ServerResponse) {
+  private waitForReady(
+    model: string,
+    endpoint: GatewayEndpoint,
+    route: FleetRoute,
+    res: ServerResponse,
+    ticket: LoadTicket | null,
+  ) {
     const name = route.target.kind === 'model' ? route.target.modelId : route.target.tier;
     const gone = new AbortController();
     const onClose = (): void => gone.abort();
     if (res.destroyed) gone.abort();
     else res.once('close', onClose);
     return this.waiter
-      .waitForReady(name, () => this.routes.resolve(model, endpoint), this.routes.changes$, gone.signal)
+      .waitForReady(name, () => this.routes.resolve(model, endpoint), this.routes.changes$, gone.signal, ticket)
       .finally(() => res.off('close', onClose));
   }
 

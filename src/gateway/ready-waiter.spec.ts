@@ -8,6 +8,7 @@ const starting = (pending = 1): FleetRoute => ({
   kind: 'fleet',
   target: { kind: 'tier', tier: 'fast' },
   key: 'tier:fast',
+  load: null,
   ready: [],
   pending,
   strategy: 'round_robin',

@@ -39,6 +39,9 @@ export function errorCodeOf(e: unknown): GatewayErrorCode {
   if (e instanceof AppError) {
     if (e.openAiCode === 'model_not_found') return 'model_not_found';
     if (e.openAiCode === 'model_not_running') return 'model_not_running';
+    if (e.openAiCode === 'insufficient_memory') return 'insufficient_memory';
+    if (e.openAiCode === 'model_too_large') return 'model_too_large';
+    if (e.openAiCode === 'model_not_ready') return 'queue_timeout';
     if (e.status < 500) return 'invalid_request';
   }
   return 'internal_error';

@@ -117,19 +117,15 @@ export class RouteTable implements OnModuleInit, OnModuleDestroy {
     if (this.snapshot?.embeddings === embeddings) return this.snapshot;
     const models = new Map<string, RouteModel>();
     for (const m of this.fleet.models()) models.set(m.modelId, m);
-    const ready = new Map(this.fleet.readyServers().map((s) => [s.modelId, s] as const));
-    const servers: RouteServer[] = [];
-    for (const v of this.fleet.list()) {
-      const up = ready.get(v.modelId);
-      servers.push({
-        modelId: v.modelId,
-        host: connectHost(up?.host ?? this.fleetHost),
-        port: up?.port ?? v.port ?? 0,
-        // `ready` in the list but not among readyServers (no longer wanted): not routable.
-        state: v.state === 'ready' && !up ? 'stopping' : v.state,
-        embeddings,
-      });
-    }
+    const servers: RouteServer[] = this.fleet.servers().map((s) => ({
+      modelId: s.modelId,
+      host: connectHost(s.host ?? this.fleetHost),
+      port: s.port ?? 0,
+      state: s.state,
+      embeddings,
+      startMode: s.startMode,
+      estimateBytes: s.estimateBytes,
+    }));
     this.snapshot = { models, servers, embeddings };
     return this.snapshot;
   }

@@ -1,4 +1,5 @@
 import { AppError } from '../common/errors/app-error';
+import { ModelNotRunningError } from './gateway.errors';
 import type { Tier } from '../common/vocabulary/tiers';
 import {
   Balancer,
@@ -20,8 +21,15 @@ const models: Record<string, RouteModel> = {
   idle_7b: { modelId: 'idle_7b', tier: 'fast', enabled: true },
 };
 
-function server(modelId: string, port: number, state: RouteServer['state'] = 'ready', embeddings = false): RouteServer {
-  return { modelId, host: '127.0.0.1', port, state, embeddings };
+function server(
+  modelId: string,
+  port: number,
+  state: RouteServer['state'] = 'ready',
+  embeddings = false,
+  startMode: RouteServer['startMode'] = 'always',
+  estimateBytes = 1,
+): RouteServer {
+  return { modelId, host: '127.0.0.1', port, state, embeddings, startMode, estimateBytes };
 }
 
 function ctx(over: Partial<RouteContext> = {}): RouteContext {
@@ -96,6 +104,7 @@ describe('resolveRoute', () => {
       kind: 'fleet',
       target: { kind: 'model', modelId: 'phi_4_14b_q4km' },
       key: 'phi_4_14b_q4km',
+      load: null,
       ready: [{ modelId: 'phi_4_14b_q4km', host: '127.0.0.1', port: 8082 }],
       pending: 0,
     });
@@ -198,5 +207,65 @@ describe('Balancer.pick', () => {
     const sut = new Balancer();
     expect(sut.pick('k', 'round_robin', [three[1]], idle).port).toBe(8082);
     expect(sut.pick('k', 'round_robin', three, idle).port).toBe(8081);
+  });
+});
+
+describe('resolveRoute with on-demand servers (API.md §9)', () => {
+  const od = (id: string, port: number, state: RouteServer['state'], estimate = 1): RouteServer =>
+    server(id, port, state, false, 'on_demand', estimate);
+
+  it('asks for the load of an unloaded on-demand model named by id, and waits for nothing else', () => {
+    const r = resolveRoute('idle_7b', ctx({ servers: [od('idle_7b', 0, 'unloaded')] }));
+    expect(r).toMatchObject({ kind: 'fleet', ready: [], pending: 0, load: 'idle_7b' });
+  });
+
+  it('joins a load under way (queued or starting) rather than asking for another', () => {
+    for (const state of ['queued', 'starting'] as const) {
+      const r = resolveRoute('idle_7b', ctx({ servers: [od('idle_7b', 8085, state)] }));
+      expect(r).toMatchObject({ pending: 1, load: 'idle_7b' });
+    }
+  });
+
+  it('loads a stopping or failed on-demand model again, but not an always server that is stopped', () => {
+    expect(resolveRoute('idle_7b', ctx({ servers: [od('idle_7b', 8085, 'stopping')] }))).toMatchObject({
+      load: 'idle_7b',
+    });
+    expect(resolveRoute('idle_7b', ctx({ servers: [od('idle_7b', 8085, 'failed')] }))).toMatchObject({
+      load: 'idle_7b',
+    });
+    expect(() => resolveRoute('idle_7b', ctx({ servers: [server('idle_7b', 8085, 'stopped')] }))).toThrow(
+      ModelNotRunningError,
+    );
+  });
+
+  it('sends a ready on-demand server its request without a load', () => {
+    const r = resolveRoute('idle_7b', ctx({ servers: [od('idle_7b', 8085, 'ready')] }));
+    expect(r).toMatchObject({ load: null, ready: [{ modelId: 'idle_7b', port: 8085 }] });
+  });
+
+  it('for a tier: any ready server first, else the one loading, else the smallest on-demand model', () => {
+    const tierFast = (servers: RouteServer[]) => resolveRoute('fast', ctx({ servers }));
+    expect(tierFast([od('qwen3_4b_q4km', 8081, 'ready', 9), od('idle_7b', 0, 'unloaded', 1)])).toMatchObject({
+      load: null,
+      ready: [{ modelId: 'qwen3_4b_q4km' }],
+    });
+    expect(tierFast([od('qwen3_4b_q4km', 0, 'unloaded', 9), od('idle_7b', 0, 'unloaded', 1)])).toMatchObject({
+      load: 'idle_7b',
+      pending: 0,
+    });
+    expect(tierFast([od('qwen3_4b_q4km', 8081, 'starting', 9), od('idle_7b', 0, 'unloaded', 1)])).toMatchObject({
+      load: 'qwen3_4b_q4km',
+      pending: 1,
+    });
+    // An always server starting is waited for; nothing is loaded beside it.
+    expect(tierFast([server('qwen3_4b_q4km', 8081, 'starting'), od('idle_7b', 0, 'unloaded', 1)])).toMatchObject({
+      load: null,
+      pending: 1,
+    });
+  });
+
+  it('never loads a model the request cannot use (an embeddings server for chat)', () => {
+    const servers = [server('idle_7b', 0, 'unloaded', true, 'on_demand')];
+    expect(() => resolveRoute('idle_7b', ctx({ servers }))).toThrow(ModelNotRunningError);
   });
 });

@@ -4,8 +4,9 @@
  * that keeps round-robin cursors. No I/O, no Nest.
  */
 import type { BalancingStrategy } from '../common/vocabulary/balancing-strategies';
-import type { ServerState } from '../common/vocabulary/server-states';
+import type { ServerState, StartMode } from '../common/vocabulary/server-states';
 import { Tier, isTier } from '../common/vocabulary/tiers';
+import { chooseTierServer } from '../servers/scheduler';
 import { ModelNotFoundGatewayError, ModelNotRunningError } from './gateway.errors';
 
 /** The three gateway routes. */
@@ -26,6 +27,9 @@ export interface RouteServer {
   state: ServerState;
   /** Started with --embeddings: serves /v1/embeddings only. */
   embeddings: boolean;
+  startMode: StartMode;
+  /** Its memory estimate: a tier loads its smallest on-demand model. */
+  estimateBytes: number;
 }
 
 /** A ready server a request can be sent to. */
@@ -59,8 +63,13 @@ export type Route =
       key: string;
       /** Ready servers of the target, in a stable order (model id, then port). */
       ready: Upstream[];
-      /** Servers of the target that are starting or restarting (worth waiting for). */
+      /** Servers of the target that are starting, restarting or queued (worth waiting for). */
       pending: number;
+      /**
+       * With no server ready: the on-demand model whose load the request asks for (or joins,
+       * when it is already under way) before waiting; null when there is nothing to load.
+       */
+      load: string | null;
     }
   | {
       kind: 'litellm';
@@ -68,7 +77,7 @@ export type Route =
       model: string;
     };
 
-const WAITABLE: ReadonlySet<ServerState> = new Set(['starting', 'restarting']);
+const WAITABLE: ReadonlySet<ServerState> = new Set(['starting', 'restarting', 'queued']);
 
 /** Resolves an alias, model id or tier to a target, or to LiteLLM; throws 404 when nothing matches. */
 export function resolveTarget(
@@ -97,6 +106,7 @@ export function resolveRoute(requested: string, ctx: RouteContext): Route {
   if (target.kind === 'litellm') return target;
   const wantEmbeddings = ctx.endpoint === 'embeddings';
   const ready: Upstream[] = [];
+  const eligible: RouteServer[] = [];
   let pending = 0;
   let wrongKind = 0;
   let present = 0;
@@ -112,12 +122,14 @@ export function resolveRoute(requested: string, ctx: RouteContext): Route {
       wrongKind++;
       continue;
     }
+    eligible.push(s);
     if (s.state === 'ready') ready.push({ modelId: s.modelId, host: s.host, port: s.port });
     else if (WAITABLE.has(s.state)) pending++;
   }
   ready.sort(compareUpstreams);
   const key = target.kind === 'model' ? target.modelId : `tier:${target.tier}`;
-  if (ready.length > 0 || pending > 0) return { kind: 'fleet', target, key, ready, pending };
+  const load = ready.length > 0 ? null : loadFor(target, eligible);
+  if (ready.length > 0 || pending > 0 || load !== null) return { kind: 'fleet', target, key, ready, pending, load };
 
   const name = target.kind === 'model' ? target.modelId : target.tier;
   if (present > 0 && wrongKind === present) {
@@ -134,6 +146,28 @@ export function resolveRoute(requested: string, ctx: RouteContext): Route {
   const server = ctx.servers.find((s) => s.modelId === target.modelId);
   if (!server) throw new ModelNotRunningError(name, 'it is not in the active profile');
   throw new ModelNotRunningError(name, `its server is ${server.state}`);
+}
+
+/**
+ * The on-demand model a request without a ready server loads (or joins the load of): the
+ * model itself; for a tier, the one already loading, else its smallest on-demand model
+ * (API.md §9). Null when there is nothing to load: an `always` server starts by itself.
+ */
+function loadFor(target: Target, eligible: readonly RouteServer[]): string | null {
+  if (target.kind === 'model') {
+    const s = eligible.find((x) => x.modelId === target.modelId);
+    return s?.startMode === 'on_demand' ? s.modelId : null;
+  }
+  const choice = chooseTierServer(
+    eligible.map((s) => ({ ...s, tier: target.tier })),
+    target.tier,
+  );
+  if (choice.kind === 'load') return choice.modelId;
+  if (choice.kind === 'loading') {
+    const s = eligible.find((x) => x.modelId === choice.modelId);
+    return s?.startMode === 'on_demand' ? s.modelId : null;
+  }
+  return null;
 }
 
 /** Keys of upstreams, for exclusion on retry and in-flight counting: `host:port`. */

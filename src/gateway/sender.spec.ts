@@ -11,6 +11,7 @@ import { readRequestBody } from './request-body';
 import { RequestRecord, newRequestRecord } from './request-record';
 import type { Upstream } from './route';
 import type { FleetRoute } from './route-table';
+import { FleetUsage } from '../servers/fleet-usage';
 import { Sender } from './sender';
 
 /** An upstream on loopback answering `{port, request: {headers, body}}`. */
@@ -68,14 +69,27 @@ describe('Sender', () => {
     kind: 'fleet',
     target: { kind: 'tier', tier: 'fast' },
     key: 'tier:fast',
+    load: null,
     ready,
     pending: 0,
     strategy,
   });
   const ask = (body: unknown) => httpRequest(frontUrl, { method: 'POST', body: JSON.stringify(body) });
 
+  /** The fleet's side of each request, as the fleet would see it: starts and ends per model. */
+  class UsageLog extends FleetUsage {
+    readonly events: string[] = [];
+    requestStarted(modelId: string): void {
+      this.events.push(`start ${modelId}`);
+    }
+    requestEnded(modelId: string): void {
+      this.events.push(`end ${modelId}`);
+    }
+  }
+
   describe('toFleet', () => {
-    const sut = new Sender(forwarder, new GatewayMetrics(metrics), loadMagiConfig({}));
+    const usage = new UsageLog();
+    const sut = new Sender(forwarder, new GatewayMetrics(metrics), usage, loadMagiConfig({}));
 
     it('takes the ready servers in turn, with the model set to the server’s id and X-Magi headers', async () => {
       const r = route([up('alpha', a.port), up('bravo', b.port)]);
@@ -104,6 +118,8 @@ describe('Sender', () => {
         ['alpha', 200, false],
         ['bravo', 200, false],
       ]);
+      // The fleet heard of each request as it started and when its answer ended.
+      expect(usage.events.slice(-4)).toEqual(['start alpha', 'end alpha', 'start bravo', 'end bravo']);
     });
 
     it('sends every request to the first ready server when load balancing is off', async () => {
@@ -156,6 +172,7 @@ describe('Sender', () => {
       const sut = new Sender(
         forwarder,
         new GatewayMetrics(new MetricsService()),
+        new UsageLog(),
         loadMagiConfig({ LITELLM_BASE_URL: `http://127.0.0.1:${a.port}/v1`, LITELLM_API_KEY: 'sk-lite' }),
       );
       const record = newRequestRecord();

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { httpOrigin } from '../common/net/host';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
+import { FleetUsage } from '../servers/fleet-usage';
 import { ForwardResult, Forwarder } from './forwarder';
 import { GatewayMetrics } from './gateway-metrics';
 import { GATEWAY_PATHS } from './gateway-paths';
@@ -47,6 +48,7 @@ export class Sender {
   constructor(
     private readonly forwarder: Forwarder,
     private readonly metrics: GatewayMetrics,
+    private readonly fleet: FleetUsage,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     const base = config.litellm.baseUrl;
@@ -138,6 +140,8 @@ export class Sender {
     record.upstream = port;
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
     this.metrics.started(modelId);
+    // The fleet's own count: a server with a request in flight is never evicted or idle.
+    this.fleet.requestStarted(modelId);
     try {
       const result = await this.forwarder.forward(
         {
@@ -159,6 +163,7 @@ export class Sender {
       if (n > 0) this.inFlight.set(key, n);
       else this.inFlight.delete(key);
       this.metrics.ended(modelId);
+      this.fleet.requestEnded(modelId);
     }
   }
 }

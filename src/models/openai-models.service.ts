@@ -7,7 +7,8 @@ import { magiConfig } from '../config/magi-config.provider';
 import { ProfilesService } from '../profiles/profiles.service';
 import { failureReason, httpErrorReason, readLiteLlmModels, unexpectedAnswer } from '../providers';
 import { FleetService } from '../servers/fleet.service';
-import { ModelsSource, OpenAiModelListDto, toOpenAiModelList } from './dto/openai-models.dto';
+import type { ServerState } from '../common/vocabulary/server-states';
+import { ModelStatus, ModelsSource, OpenAiModelListDto, toOpenAiModelList } from './dto/openai-models.dto';
 
 /** After LiteLLM failed, how long the fallback answers before LiteLLM is asked again (at most the TTL). */
 const RETRY_AFTER_FAILURE_MS = 5000;
@@ -105,12 +106,29 @@ export class OpenAiModelsService {
     }
   }
 
-  /** Without LiteLLM: fleet models, profile aliases, tiers with a ready server. */
+  /**
+   * Without LiteLLM: fleet models with their `status`, profile aliases, and the tiers a request
+   * can be served by now — a ready server, or an on-demand model it would load.
+   */
   private fleetList(): OpenAiModelListDto {
-    const servers = this.fleet.list().filter((s) => s.state !== 'stopping' && s.state !== 'stopped');
+    const servers = this.fleet
+      .list()
+      .filter((s) => s.startMode === 'on_demand' || (s.state !== 'stopping' && s.state !== 'stopped'));
     const aliases = Object.keys(this.profiles.getActive().profile?.aliases ?? {});
-    const readyTiers = TIERS.filter((t) => servers.some((s) => s.isReady && s.tier === t));
-    const ids = [...servers.map((s) => s.modelId), ...aliases, ...readyTiers];
-    return toOpenAiModelList(ids.map((id) => ({ id, created: this.startedSec, ownedBy: 'magi' })));
+    const servable = (s: (typeof servers)[number]): boolean =>
+      s.isReady || (s.startMode === 'on_demand' && s.state !== 'failed');
+    const tiers = TIERS.filter((t) => servers.some((s) => s.tier === t && servable(s)));
+    const own = { created: this.startedSec, ownedBy: 'magi' };
+    return toOpenAiModelList([
+      ...servers.map((s) => ({ id: s.modelId, ...own, status: modelStatus(s.state) })),
+      ...[...aliases, ...tiers].map((id) => ({ id, ...own })),
+    ]);
   }
+}
+
+/** A fleet model's `status` in `/v1/models` (API.md §9). */
+function modelStatus(state: ServerState): ModelStatus {
+  if (state === 'ready') return 'loaded';
+  if (state === 'queued' || state === 'starting' || state === 'restarting') return 'loading';
+  return 'unloaded';
 }

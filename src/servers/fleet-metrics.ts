@@ -1,13 +1,55 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { Gauge } from 'prom-client';
+import type { Subscription } from 'rxjs';
 import { SERVER_STATES } from '../common/vocabulary/server-states';
 import { MetricsService } from '../metrics/metrics.service';
 import { FleetService } from './fleet.service';
 
-/** Fleet gauges, read from the supervisors at scrape time (labels: states and model ids, both bounded). */
+const LOAD_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
+
+/**
+ * Fleet gauges, read from the supervisors at scrape time, and the load and unload counts as
+ * they happen (labels: states, model ids, triggers and reasons, all bounded).
+ */
 @Injectable()
-export class FleetMetrics {
+export class FleetMetrics implements OnModuleDestroy {
+  private readonly subscription: Subscription;
+
   constructor(metrics: MetricsService, fleet: FleetService) {
+    const loads = metrics.counter({
+      name: 'magi_fleet_loads_total',
+      help: 'Server starts by model and trigger (request, api, activation)',
+      labelNames: ['model_id', 'trigger'],
+    });
+    const unloads = metrics.counter({
+      name: 'magi_fleet_unloads_total',
+      help: 'Server stops by model and reason (idle, evicted, api, profile, cancelled)',
+      labelNames: ['model_id', 'reason'],
+    });
+    const loadDuration = metrics.histogram({
+      name: 'magi_fleet_load_duration_seconds',
+      help: 'Time from a server start to its readiness',
+      buckets: LOAD_BUCKETS,
+    });
+    this.subscription = fleet.loadEvents$.subscribe((e) => {
+      if (e.kind === 'load') loads.inc({ model_id: e.modelId, trigger: e.trigger });
+      else if (e.kind === 'unload') unloads.inc({ model_id: e.modelId, reason: e.reason });
+      else loadDuration.observe(e.seconds);
+    });
+    const budget: Gauge = metrics.gauge({
+      name: 'magi_fleet_memory_budget_bytes',
+      help: 'The memory budget of the fleet in bytes (absent when off)',
+      collect: () => {
+        const b = fleet.memory().budgetBytes;
+        if (b === null) budget.reset();
+        else budget.set(b);
+      },
+    });
+    const reserved: Gauge = metrics.gauge({
+      name: 'magi_fleet_memory_reserved_bytes',
+      help: 'What running and starting servers count for against the budget (each the larger of estimate and measured)',
+      collect: () => reserved.set(fleet.memory().reservedBytes),
+    });
     const byState: Gauge<'state'> = metrics.gauge({
       name: 'magi_fleet_servers',
       help: 'llama-server processes by state',
@@ -40,5 +82,9 @@ export class FleetMetrics {
         for (const s of fleet.list()) restarts.set({ model_id: s.modelId }, s.restarts);
       },
     });
+  }
+
+  onModuleDestroy(): void {
+    this.subscription.unsubscribe();
   }
 }

@@ -1,4 +1,4 @@
-import type { ServerState } from '../common/vocabulary/server-states';
+import type { ServerState, StartMode } from '../common/vocabulary/server-states';
 import type { Tier } from '../common/vocabulary/tiers';
 
 /** One server as `GET /api/models/servers` and the other modules see it. */
@@ -21,6 +21,16 @@ export interface ServerView {
   lastError: string | null;
   tier: Tier;
   isThinking: boolean;
+  /** `always`: started at activation; `on_demand`: loaded by the first request that names it. */
+  startMode: StartMode;
+  /** Its memory estimate at the active profile's settings (0 when the header cannot tell). */
+  memoryEstimateBytes: number;
+  /** Measured memory of its process (resident plus the mapped model files); null when none runs. */
+  memoryUsedBytes: number | null;
+  /** ISO time of its last request (or of becoming ready); null before any. */
+  lastUsedAt: string | null;
+  /** Gateway requests it is answering now. */
+  inFlight: number;
 }
 
 /** A model of the registry as routing sees it. */
@@ -56,12 +66,27 @@ export interface ServerStateChange {
 export interface ServerPlan {
   modelId: string;
   displayName: string;
-  modelPath: string;
+  /** The model file; for a split model every shard, the first one first (the one passed to --model). */
+  modelPaths: string[];
   mmprojPath: string | null;
   tier: Tier;
   isThinking: boolean;
   /** The port the registry remembers for it. */
   preferredPort: number | null;
+  /** `unloaded` for an on-demand server, `stopped` for an always one. */
+  restState: 'stopped' | 'unloaded';
+}
+
+/** One server of the fleet as routing sees it. */
+export interface FleetServer {
+  modelId: string;
+  state: ServerState;
+  startMode: StartMode;
+  /** Where it listens (meaningful when ready). */
+  host: string;
+  port: number | null;
+  /** Its memory estimate, to choose the smallest model of a tier to load. */
+  estimateBytes: number;
 }
 
 /** Why a server is not ready, for `/health/ready`. */

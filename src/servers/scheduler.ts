@@ -14,12 +14,12 @@
  * The fleet calls `schedule` and applies its decisions in the same synchronous turn, so no
  * request can land on a server between the decision to evict it and its SIGTERM.
  */
-import type { ServerState } from '../common/vocabulary/server-states';
+import type { ServerState, StartMode } from '../common/vocabulary/server-states';
 import type { Tier } from '../common/vocabulary/tiers';
 import { formatBytes } from '../common/units/memory-size';
 
-export type SchedServerState = ServerState | 'unloaded' | 'queued';
-export type StartMode = 'always' | 'on_demand';
+export type SchedServerState = ServerState;
+export type { StartMode };
 
 /** One server of the active profile (or of the previous one, while it still stops) as the scheduler sees it. */
 export interface SchedServer {
@@ -63,8 +63,12 @@ export interface SchedOptions {
 export type SchedEvent =
   /** A request or `POST …/load` names this model. */
   | { kind: 'load'; modelId: string }
-  /** A profile was activated: place its `always` servers in order. */
-  | { kind: 'activate' }
+  /**
+   * A profile was activated: place its `always` servers in order (with `only`, just those of
+   * them: a reconcile that is not an activation places new servers, not ones that failed or
+   * were unloaded by hand).
+   */
+  | { kind: 'activate'; only?: readonly string[] }
   /** A server stopped, went idle, or its measured memory or the budget changed: admit queued loads in order. */
   | { kind: 'room-freed' }
   /** The periodic tick: stop idle on-demand servers, retry the queue. */
@@ -139,7 +143,7 @@ export function schedule(state: SchedState, event: SchedEvent, opts: SchedOption
     case 'load':
       return load(state, event.modelId);
     case 'activate':
-      return activate(state);
+      return activate(state, event.only ? new Set(event.only) : null);
     case 'room-freed':
       return admitInOrder(queueOf(state.servers), new Room(state, state.servers), null);
     case 'idle-check':
@@ -169,12 +173,13 @@ function load(state: SchedState, modelId: string): Decision[] {
  * for evictions if stopping idle on-demand servers makes it fit, else fails with the figures.
  * A later, smaller one may still fit after a larger one failed. Queued on-demand loads come after.
  */
-function activate(state: SchedState): Decision[] {
+function activate(state: SchedState, only: ReadonlySet<string> | null): Decision[] {
   const room = new Room(state, state.servers);
   const out: Decision[] = [];
   const waiting: string[] = [];
   for (const s of state.servers) {
     if (s.startMode !== 'always' || ['starting', 'ready', 'restarting'].includes(s.state)) continue;
+    if (only && !only.has(s.modelId)) continue;
     const need = s.estimateBytes;
     if (state.budgetBytes !== null && need > state.budgetBytes) {
       const reason = `Larger than the whole memory budget: needs ${formatBytes(need)}, budget ${formatBytes(state.budgetBytes)}`;

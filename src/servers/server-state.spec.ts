@@ -1,5 +1,5 @@
 import { SERVER_STATES } from '../common/vocabulary/server-states';
-import { SERVER_TRANSITIONS, canTransition } from './server-state';
+import { AT_REST, SERVER_TRANSITIONS, canTransition } from './server-state';
 
 describe('server state transitions', () => {
   it.each([
@@ -13,6 +13,12 @@ describe('server state transitions', () => {
     ['failed', 'starting'],
     ['failed', 'stopping'],
     ['stopping', 'stopped'],
+    ['unloaded', 'queued'],
+    ['unloaded', 'starting'],
+    ['queued', 'starting'],
+    ['queued', 'unloaded'],
+    ['stopping', 'unloaded'],
+    ['stopped', 'failed'],
   ] as const)('allows %s → %s', (from, to) => {
     expect(canTransition(from, to)).toBe(true);
   });
@@ -25,14 +31,20 @@ describe('server state transitions', () => {
     ['failed', 'ready'],
     ['stopping', 'starting'],
     ['stopping', 'ready'],
+    ['unloaded', 'ready'],
+    ['queued', 'ready'],
+    ['unloaded', 'stopping'],
+    ['stopping', 'queued'],
   ] as const)('refuses %s → %s', (from, to) => {
     expect(canTransition(from, to)).toBe(false);
   });
 
-  it('only names known states and lets every state but stopped reach stopping', () => {
+  it('only names known states; every state with a process can reach stopping, every other one a rest state directly', () => {
     for (const s of SERVER_STATES) {
       for (const t of SERVER_TRANSITIONS[s]) expect(SERVER_STATES).toContain(t);
-      if (s !== 'stopped' && s !== 'stopping') expect(canTransition(s, 'stopping')).toBe(true);
+      if (s === 'stopping') continue;
+      if (AT_REST.has(s) && s !== 'failed') expect(canTransition(s, 'stopping')).toBe(false);
+      else expect(canTransition(s, 'stopping')).toBe(true);
     }
   });
 });

@@ -84,6 +84,8 @@ describe('ServerSupervisor', () => {
       maxFailures: 3,
       failureWindowSeconds: 600,
       logLines: 100,
+      memoryBudget: 'off',
+      memoryReserveBytes: 0,
       ...overrides,
     };
     const launcher = new NodeProcessLauncher();
@@ -91,7 +93,8 @@ describe('ServerSupervisor', () => {
       {
         modelId: 'm_1b_q4km',
         displayName: 'm',
-        modelPath,
+        modelPaths: [modelPath],
+        restState: 'stopped',
         mmprojPath: null,
         tier: 'fast',
         isThinking: false,

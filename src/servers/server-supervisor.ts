@@ -8,13 +8,22 @@ import type { FleetConfig } from '../config/magi-config';
 import type { ProfileServerSettings } from '../common/vocabulary/server-settings';
 import { FleetEvents, ServerPortAssignedEvent } from './fleet.events';
 import type { ServerPlan, ServerStateChange, ServerView } from './fleet.types';
+
+/** What a supervisor knows of its server; the fleet adds the scheduling fields. */
+export type SupervisorView = Omit<
+  ServerView,
+  'startMode' | 'memoryEstimateBytes' | 'memoryUsedBytes' | 'lastUsedAt' | 'inFlight'
+>;
 import type { HelpFlagsCache } from './help-flags-cache';
 import { buildLlamaServerArgs } from './llama-server-args';
 import { LogRing } from './log-ring';
 import type { PortAllocator } from './port-allocator';
 import { connectHost, httpOrigin } from '../common/net/host';
 import type { ServerState } from '../common/vocabulary/server-states';
-import { IllegalTransitionError, canTransition } from './server-state';
+import { AT_REST, IllegalTransitionError, canTransition } from './server-state';
+
+/** Where a server rests without a process: `unloaded` for an on-demand one, `stopped` otherwise. */
+export type RestState = 'stopped' | 'unloaded';
 
 /** What a supervisor needs from the fleet: ports, config and the shared caches. */
 export interface SupervisorDeps {
@@ -79,7 +88,8 @@ function describeExit(exit: ProcessExit): string {
 export class ServerSupervisor {
   private readonly logger = new Logger(ServerSupervisor.name);
   private readonly logs: LogRing;
-  private stateValue: ServerState = 'stopped';
+  private stateValue: ServerState;
+  private restState: RestState;
   private reasonValue: string | null = null;
   private portValue: number | null = null;
   private proc: LaunchedProcess | null = null;
@@ -106,6 +116,8 @@ export class ServerSupervisor {
   ) {
     this.logs = new LogRing(deps.config.logLines);
     this.portValue = plan.preferredPort;
+    this.restState = plan.restState;
+    this.stateValue = plan.restState;
   }
 
   get modelId(): string {
@@ -133,9 +145,49 @@ export class ServerSupervisor {
     return connectHost(this.deps.config.host);
   }
 
-  /** Display fields and file paths may change with a rescan; the next launch uses them. */
+  /**
+   * Display fields and file paths may change with a rescan, the start mode with the profile;
+   * the next launch uses them. A server at rest moves to its new rest state at once.
+   */
   updatePlan(plan: ServerPlan): void {
     this.plan = { ...plan, preferredPort: this.portValue ?? plan.preferredPort };
+    this.restState = plan.restState;
+    if ((this.stateValue === 'stopped' || this.stateValue === 'unloaded') && this.stateValue !== plan.restState)
+      this.transition(plan.restState, null);
+  }
+
+  /** The plan's files: the model (every shard) and its projector, for the memory measure. */
+  get files(): string[] {
+    return [...this.plan.modelPaths, ...(this.plan.mmprojPath ? [this.plan.mmprojPath] : [])];
+  }
+
+  /**
+   * A load waiting for room (API.md §9): `queued` with the reason as its lastError. From a
+   * rest state; a queued server only updates its reason.
+   */
+  queue(reason: string): void {
+    this.lastErrorValue = reason;
+    if (this.stateValue === 'queued') {
+      this.reasonValue = reason;
+      return;
+    }
+    if (canTransition(this.stateValue, 'queued')) this.transition('queued', reason);
+  }
+
+  /** Back to rest without a process (a queued load cancelled or refused), with why. */
+  rest(reason: string | null, to: RestState = this.restState): void {
+    if (reason !== null) this.lastErrorValue = reason;
+    if (this.stateValue !== to && AT_REST.has(this.stateValue) && canTransition(this.stateValue, to))
+      this.transition(to, reason);
+  }
+
+  /** `failed` without a launch: the scheduler refused it a place (it does not fit the budget). */
+  refuse(reason: string): void {
+    if (!AT_REST.has(this.stateValue)) return;
+    this.lastErrorValue = reason;
+    this.note(`not started: ${reason}`);
+    if (this.stateValue !== 'failed') this.transition('failed', reason);
+    else this.reasonValue = reason;
   }
 
   /** The last `n` lines of output, oldest first. */
@@ -144,7 +196,7 @@ export class ServerSupervisor {
     return this.logs.tail(n);
   }
 
-  view(now = this.deps.clock.now()): ServerView {
+  view(now = this.deps.clock.now()): SupervisorView {
     const running = this.pid !== null;
     return {
       modelId: this.plan.modelId,
@@ -169,7 +221,7 @@ export class ServerSupervisor {
    */
   async start(): Promise<void> {
     if (this.stopping) await this.stopping;
-    if (this.stateValue !== 'stopped' && this.stateValue !== 'failed') return;
+    if (!AT_REST.has(this.stateValue)) return;
     this.restartsValue = 0;
     this.failureTimes = [];
     this.backoffStep = 0;
@@ -198,14 +250,22 @@ export class ServerSupervisor {
    * Stops the server: no more restarts, SIGTERM to its process group, SIGKILL after the
    * grace period, and resolves once every process of the group is gone.
    */
-  stop(): Promise<void> {
+  stop(to: RestState = this.restState): Promise<void> {
     if (this.stopping) return this.stopping;
-    if (this.stateValue === 'stopped') return Promise.resolve();
-    this.stopping = this.doStop().finally(() => (this.stopping = null));
+    if (AT_REST.has(this.stateValue) && this.stateValue !== 'failed') {
+      this.rest(null, to);
+      return Promise.resolve();
+    }
+    this.stopping = this.doStop(to).finally(() => (this.stopping = null));
     return this.stopping;
   }
 
-  private async doStop(): Promise<void> {
+  /** True from the SIGTERM until its process group is gone. */
+  get isStopping(): boolean {
+    return this.stopping !== null;
+  }
+
+  private async doStop(to: RestState): Promise<void> {
     this.abort?.abort();
     this.wake?.();
     const proc = this.proc;
@@ -213,7 +273,7 @@ export class ServerSupervisor {
     if (proc) await this.terminate(proc, 'stop requested');
     await this.loop;
     this.deps.ports.release(this.modelId, this.portValue);
-    this.transition('stopped', 'stopped on request');
+    this.transition(to, to === 'unloaded' ? 'unloaded' : 'stopped on request');
     this.logger.log(
       { modelId: this.modelId, port: this.portValue, pid: proc?.pid ?? null, exit: proc?.exitInfo ?? null },
       'Server stopped',
@@ -351,8 +411,8 @@ export class ServerSupervisor {
     this.portValue = port;
     this.deps.events.emit(FleetEvents.ServerPortAssigned, new ServerPortAssignedEvent(this.modelId, port));
 
-    const model = await this.deps.files.stat(this.plan.modelPath).catch(() => null);
-    if (!model?.isFile) return { kind: 'fatal', reason: `model file not found: ${this.plan.modelPath}` };
+    const model = await this.deps.files.stat(this.plan.modelPaths[0]).catch(() => null);
+    if (!model?.isFile) return { kind: 'fatal', reason: `model file not found: ${this.plan.modelPaths[0]}` };
     let mmproj = this.plan.mmprojPath;
     if (mmproj && !(await this.deps.files.stat(mmproj).catch(() => null))?.isFile) {
       this.warn(`projector file not found, starting without it: ${mmproj}`);
@@ -370,7 +430,7 @@ export class ServerSupervisor {
     if (probe.warning) this.warn(probe.warning);
 
     const built = buildLlamaServerArgs({
-      modelPath: this.plan.modelPath,
+      modelPath: this.plan.modelPaths[0],
       host: config.host,
       port,
       alias: this.modelId,

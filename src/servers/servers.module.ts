@@ -3,13 +3,14 @@ import { ProfilesModule } from '../profiles/profiles.module';
 import { RegistryModule } from '../registry/registry.module';
 import { FleetMetrics } from './fleet-metrics';
 import { FleetService } from './fleet.service';
+import { FleetUsage } from './fleet-usage';
 import { ServersController } from './servers.controller';
 
 /** The llama-server fleet: supervisors, ports, readiness, logs (API.md §6). */
 @Module({
   imports: [RegistryModule, ProfilesModule],
   controllers: [ServersController],
-  providers: [FleetService, FleetMetrics],
-  exports: [FleetService],
+  providers: [FleetService, FleetMetrics, { provide: FleetUsage, useExisting: FleetService }],
+  exports: [FleetService, FleetUsage],
 })
 export class ServersModule {}

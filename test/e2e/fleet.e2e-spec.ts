@@ -50,7 +50,14 @@ describe('Fleet start-up', () => {
         lastError: null,
         tier: 'fast',
         isThinking: false,
+        startMode: 'always',
+        memoryEstimateBytes: expect.any(Number),
+        memoryUsedBytes: expect.any(Number),
+        lastUsedAt: expect.any(String),
+        inFlight: 0,
       });
+      // Measured: a real process holds memory.
+      expect(s.memoryUsedBytes).toBeGreaterThan(1024 * 1024);
       expect(s.port).toBeGreaterThanOrEqual(app.portRange[0]);
       expect(s.port).toBeLessThanOrEqual(app.portRange[1]);
       expect(isPidAlive(s.pid)).toBe(true);
@@ -404,6 +411,8 @@ describe('OpenAPI document', () => {
       'ServerDto',
       'ServersResponseDto',
       'ServerLogsResponseDto',
+      'ServerLoadResponseDto',
+      'FleetMemoryDto',
       'ReadyResponseDto',
       'NotReadyResponseDto',
       'ReadinessDetailsDto',
@@ -421,6 +430,20 @@ describe('OpenAPI document', () => {
           });
       }
     }
-    expect(server.properties.state.enum).toEqual(['starting', 'ready', 'restarting', 'failed', 'stopping', 'stopped']);
+    expect(server.properties.state.enum).toEqual([
+      'unloaded',
+      'queued',
+      'starting',
+      'ready',
+      'restarting',
+      'failed',
+      'stopping',
+      'stopped',
+    ]);
+    expect(server.properties.startMode.enum).toEqual(['always', 'on_demand']);
+    const load = doc.paths['/api/models/servers/{modelId}/load'].post;
+    expect(Object.keys(load.responses)).toEqual(expect.arrayContaining(['200', '202', '404', '503']));
+    const unload = doc.paths['/api/models/servers/{modelId}/unload'].post;
+    expect(Object.keys(unload.responses)).toEqual(expect.arrayContaining(['200', '404']));
   });
 });

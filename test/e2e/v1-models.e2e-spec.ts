@@ -17,7 +17,12 @@ function expectOpenAiList(body: any): string[] {
   expect(body.object).toBe('list');
   expect(Array.isArray(body.data)).toBe(true);
   for (const m of body.data) {
-    expect(Object.keys(m).sort()).toEqual(['created', 'id', 'object', 'owned_by']);
+    // `status` only on fleet models (API.md §9).
+    expect(
+      Object.keys(m)
+        .filter((k) => k !== 'status')
+        .sort(),
+    ).toEqual(['created', 'id', 'object', 'owned_by']);
     expect(m.object).toBe('model');
     expect(Number.isInteger(m.created)).toBe(true);
     expect(typeof m.owned_by).toBe('string');
@@ -160,6 +165,11 @@ describe('with a fleet', () => {
       const ids = expectOpenAiList(body.body);
       expect(ids.sort()).toEqual([A, B, 'fast', 'gpt-4o-mini', 'my-fast'].sort());
       expect(body.body.data.every((m: { owned_by: string }) => m.owned_by === 'magi')).toBe(true);
+      // Fleet models say whether they are loaded; aliases and tiers do not.
+      const status = Object.fromEntries(body.body.data.map((m: { id: string; status?: string }) => [m.id, m.status]));
+      expect(status[A]).toMatch(/^(loaded|loading)$/);
+      expect(status['my-fast']).toBeUndefined();
+      expect(status.fast).toBeUndefined();
     });
   });
 

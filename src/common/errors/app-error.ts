@@ -16,6 +16,8 @@ export class AppError extends Error {
     readonly openAiCode?: string,
     /** Extra response headers (e.g. Retry-After). */
     readonly headers?: Record<string, string>,
+    /** Extra fields of the OpenAI-shaped error object under /v1 (e.g. `needBytes`). */
+    readonly openAiFields?: Record<string, unknown>,
   ) {
     super(message);
     this.name = type;

@@ -123,6 +123,8 @@ export function writeError(req: IncomingMessage | undefined, res: ServerResponse
             type: openAiType(error.status),
             param: null,
             code: error.openAiCode ?? snake(error.type),
+            // Figures a client can act on (a model's bytes against the budget) ride along.
+            ...error.openAiFields,
           },
         }
       : ({ error: error.type, message: error.message, details: error.details } satisfies ErrorBody);

@@ -1,4 +1,8 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+/** Whether a fleet model's server is up, as `/v1/models` says. */
+export const MODEL_STATUSES = ['loaded', 'loading', 'unloaded'] as const;
+export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
 /** One model in OpenAI's list shape (OpenAI's own snake_case keys). */
 export class OpenAiModelDto {
@@ -20,6 +24,9 @@ export class OpenAiModelDto {
    * @example magi
    */
   owned_by: string;
+  /** Fleet models only: `loaded` (its server is ready), `loading` (queued or starting) or `unloaded` (a request would load it, or it is down). */
+  @ApiPropertyOptional({ enum: MODEL_STATUSES, example: 'loaded' })
+  status?: ModelStatus;
 }
 
 /** OpenAI's model list. */
@@ -37,14 +44,16 @@ export type ModelsSource = (typeof MODELS_SOURCES)[number];
 
 /** Builds the list from ids, skipping repeats, keeping the first occurrence. */
 export function toOpenAiModelList(
-  entries: Array<{ id: string; created: number; ownedBy: string }>,
+  entries: Array<{ id: string; created: number; ownedBy: string; status?: ModelStatus }>,
 ): OpenAiModelListDto {
   const seen = new Set<string>();
   const data: OpenAiModelDto[] = [];
   for (const e of entries) {
     if (seen.has(e.id)) continue;
     seen.add(e.id);
-    data.push({ id: e.id, object: 'model', created: e.created, owned_by: e.ownedBy });
+    const entry: OpenAiModelDto = { id: e.id, object: 'model', created: e.created, owned_by: e.ownedBy };
+    if (e.status) entry.status = e.status;
+    data.push(entry);
   }
   return { object: 'list', data };
 }

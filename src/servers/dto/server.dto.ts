@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import type { ServerView } from '../fleet.types';
-import { SERVER_STATES, ServerState } from '../../common/vocabulary/server-states';
+import { SERVER_STATES, START_MODES, ServerState, StartMode } from '../../common/vocabulary/server-states';
 import { TIERS, Tier } from '../../common/vocabulary/tiers';
 
 /** The most lines `GET …/logs` hands out at once. */
@@ -66,11 +66,63 @@ export class ServerDto {
    * @example true
    */
   isThinking: boolean;
+  /** `always`: started when the profile is activated; `on_demand`: loaded by the first request that names it, stopped when idle. */
+  @ApiProperty({ enum: START_MODES, example: 'on_demand' })
+  startMode: StartMode;
+  /**
+   * Its memory estimate in bytes at the active profile's settings (weights, KV cache, compute, projector); 0 when the header cannot tell.
+   * @example 5368709120
+   */
+  memoryEstimateBytes: number;
+  /**
+   * Measured memory of its process in bytes (resident memory, with the mapped model files counted whole); null when no process runs or not measured yet.
+   * @example 5033164800
+   */
+  memoryUsedBytes: number | null;
+  /**
+   * When it last answered a request (or became ready); null before that.
+   * @example "2026-12-06T17:45:00.000Z"
+   */
+  lastUsedAt: string | null;
+  /**
+   * Gateway requests it is answering now.
+   * @example 0
+   */
+  inFlight: number;
+}
+
+export class FleetMemoryDto {
+  /**
+   * The memory budget in bytes (the profile's `memoryBudget`, else FLEET_MEMORY_BUDGET); null when it is `off`.
+   * @example 25769803776
+   */
+  budgetBytes: number | null;
+  /**
+   * What running and starting servers count for: each at the larger of its estimate and its measured memory.
+   * @example 10737418240
+   */
+  reservedBytes: number;
+  /**
+   * The budget minus what is reserved, never below 0; null without a budget.
+   * @example 15032385536
+   */
+  freeBytes: number | null;
+}
+
+export class ServerLoadResponseDto {
+  /**
+   * The model whose server was loaded or unloaded.
+   * @example qwen3_4b_q4km
+   */
+  modelId: string;
+  /** Its state after the call: `ready` (already loaded), `starting` or `queued` after a load; `unloaded` or `stopped` after an unload. */
+  @ApiProperty({ enum: SERVER_STATES, example: 'starting' })
+  state: ServerState;
 }
 
 export class ServersResponseDto {
   /**
-   * Servers the active profile wants (servers still stopping are listed but not counted).
+   * Servers the active profile wants, on-demand ones included (servers still stopping are listed but not counted).
    * @example 2
    */
   totalServers: number;
@@ -79,8 +131,10 @@ export class ServersResponseDto {
    * @example 1
    */
   readyServers: number;
-  /** The wanted servers plus any still stopping, by model id. */
+  /** The wanted servers (on-demand ones included, whether loaded or not) plus any still stopping, by model id. */
   servers: ServerDto[];
+  /** The memory budget and what the fleet holds of it. */
+  memory: FleetMemoryDto;
 }
 
 export class ServerLogsQueryDto {
