@@ -31,7 +31,10 @@ export interface JobFile {
   sizeBytes: number;
   /** The hub's sha256 (`lfs.oid`) the bytes must match. */
   sha256: string;
-  /** Absolute path of the finished file (`{destination}/{path}`); the bytes go to `{target}.part` first. */
+  /**
+   * Absolute path of the finished file (`{destination}/{path}`; a projector fetched with a model
+   * lands beside the model instead); the bytes go to `{target}.part` first.
+   */
   target: string;
   /** The part's bytes matched the sha256 (it waits for the job's last file to be renamed). */
   verified: boolean;

@@ -60,6 +60,8 @@ export class DownloadsController {
     description:
       'Queues the file (every shard of a split) named by `file`, or the one model file of `quantization`, into ' +
       "`MODEL_SCAN_PATH/{owner}/{repo}/`: resumable, checked against the hub's sha256, in the registry when done. " +
+      "A model comes with the repository's multimodal projector when it has one for it, placed beside the model " +
+      'so the registry attaches it. ' +
       '400 when the body names no file, several match, or a name would leave the models folder; 409 DownloadExists; ' +
       '507 InsufficientStorage.',
   })

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { AppError } from '../common/errors/app-error';
 import { Clock } from '../common/io/clock';
 import { FileStore } from '../common/io/file-store';
@@ -21,7 +21,7 @@ import {
 import { DownloadsStore, KEPT_FINISHED_JOBS } from './downloads.store';
 import { FileTransferService } from './file-transfer.service';
 import { HubClient } from './hub-client';
-import { groupGgufFiles, pickGroup } from './hub-files';
+import { groupGgufFiles, HubFile, HubGgufGroup, pickGroup, pickProjector } from './hub-files';
 import { hubReachError } from './hub-listing.service';
 import { progressDelay, RateMeter } from './progress';
 import { parseRepoId, repoFilePathProblem, RepoId, revisionProblem } from './repo-path';
@@ -134,12 +134,12 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Checks the request against the hub (the file or the one file of the quantization, its
-   * sha256, the commit), refuses a file already queued or running (409) and what the disk
-   * cannot hold (507), and queues the job.
+   * sha256, the commit), adds the repository's projector to a model (pickProjector), refuses
+   * a file already queued or running (409) and what the disk cannot hold (507), and queues the job.
    */
   async create(req: CreateDownload): Promise<DownloadJobDto> {
     const { repo, revision } = this.checkNames(req);
-    const group = await this.pick(repo, revision, req);
+    const { group, groups } = await this.pick(repo, revision, req);
     const missingSha = group.files.find((f) => !f.sha256);
     if (missingSha) {
       throw new FileChoiceError(`The hub states no sha256 for ${missingSha.path}: it cannot be verified`, {
@@ -155,15 +155,16 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
       throw hubReachError(e, this.hub.endpoint);
     }
     const destination = join(this.scanPath, repo.owner, repo.name);
-    const files: JobFile[] = group.files.map((f) => ({
-      path: f.path,
-      sizeBytes: f.sizeBytes,
-      sha256: f.sha256!,
-      target: join(destination, ...f.path.split('/')),
-      verified: false,
-    }));
-    await this.checkStorage(files);
-    // Checked last, with no await after it: two requests for one file cannot both pass.
+    const modelFiles = group.files.map((f) => jobFile(f, join(destination, ...f.path.split('/'))));
+    // The registry attaches a projector to a model of the same folder: it lands beside the model,
+    // wherever the hub keeps it.
+    const projector = this.projectorFor(groups, group);
+    const besideModel = dirname(modelFiles[0].target);
+    const projectorFiles = (projector?.files ?? []).map((f) => jobFile(f, join(besideModel, basename(f.path))));
+    await this.checkStorage([...modelFiles, ...projectorFiles]);
+    // Checked last, with no await after it: two requests for one file cannot both pass. A projector
+    // that another job already brings to the same place is left to it (two quantizations asked at once).
+    const files = [...modelFiles, ...projectorFiles.filter((f) => !this.activeJobWith(f.target))];
     this.checkNotRunning(files);
     const record: DownloadJobRecord = {
       id: randomUUID(),
@@ -266,7 +267,11 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     return { repo: parsed.repo, revision };
   }
 
-  private async pick(repo: RepoId, revision: string, req: CreateDownload) {
+  private async pick(
+    repo: RepoId,
+    revision: string,
+    req: CreateDownload,
+  ): Promise<{ group: HubGgufGroup; groups: HubGgufGroup[] }> {
     let groups;
     try {
       groups = groupGgufFiles(await this.hub.listTree(repo, revision));
@@ -289,15 +294,32 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     if (bad) {
       throw new InvalidRepoNameError([{ field: 'file', reason: repoFilePathProblem(bad.path)!, value: bad.path }]);
     }
-    return picked.group;
+    return { group: picked.group, groups };
+  }
+
+  /**
+   * The projector to fetch with `model` (pickProjector), among those that can be verified and
+   * whose names are safe; null when `model` is a projector itself or the repository has none.
+   */
+  private projectorFor(groups: HubGgufGroup[], model: HubGgufGroup): HubGgufGroup | null {
+    const usable = groups.filter(
+      (g) => !g.isProjector || g.files.every((f) => f.sha256 && !repoFilePathProblem(f.path)),
+    );
+    return pickProjector(usable, model);
+  }
+
+  /** The queued or running job that writes `target`, if any. */
+  private activeJobWith(target: string): Job | null {
+    for (const j of this.jobs.values()) {
+      if (!isTerminal(j.record.state) && j.record.files.some((f) => f.target === target)) return j;
+    }
+    return null;
   }
 
   private checkNotRunning(files: JobFile[]): void {
-    const targets = new Set(files.map((f) => f.target));
-    for (const j of this.jobs.values()) {
-      if (isTerminal(j.record.state)) continue;
-      const same = j.record.files.find((f) => targets.has(f.target));
-      if (same) throw new DownloadExistsError(j.record.id, same.path);
+    for (const f of files) {
+      const other = this.activeJobWith(f.target);
+      if (other) throw new DownloadExistsError(other.record.id, f.path);
     }
   }
 
@@ -349,8 +371,8 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
         if (file.verified && (await this.present(file))) continue;
         file.verified = false;
         if (r.state === 'verifying') this.move(job, 'downloading');
-        const dirs = file.path.split('/').slice(0, -1);
-        await this.files.ensureDirWithin(this.scanPath, [repo.owner, repo.name, ...dirs]);
+        // The target's folder, not the path's: a projector lands beside its model.
+        await this.files.ensureDirWithin(this.scanPath, relative(this.scanPath, dirname(file.target)).split(sep));
         await this.transfer.fetch(repo, r.commit, file, (n, net) => this.fileBytes(job, i, n, net), signal);
         this.move(job, 'verifying');
         file.verified = true;
@@ -426,18 +448,13 @@ export class DownloadsService implements OnModuleInit, OnModuleDestroy {
     this.notify(job);
   }
 
+  /** The models the job's files became; for a projector alone, the model it was attached to. */
   private modelIdsOf(files: JobFile[]): string[] {
     const targets = new Set(files.map((f) => f.target));
-    return this.registry
-      .list()
-      .filter(
-        (m) =>
-          targets.has(m.filePath) ||
-          (m.splitFiles ?? []).some((p) => targets.has(p)) ||
-          (m.mmprojPath !== null && targets.has(m.mmprojPath)),
-      )
-      .map((m) => m.modelId)
-      .sort();
+    const models = this.registry.list();
+    const own = models.filter((m) => targets.has(m.filePath) || (m.splitFiles ?? []).some((p) => targets.has(p)));
+    const named = own.length ? own : models.filter((m) => m.mmprojPath !== null && targets.has(m.mmprojPath));
+    return named.map((m) => m.modelId).sort();
   }
 
   /** Removes the job's part files, and the folders they leave empty (the models folder stays). */
@@ -562,4 +579,9 @@ function toJobError(e: unknown, hub: HubClient): JobError {
   const err = hubReachError(e, hub.endpoint);
   if (err instanceof AppError) return { error: err.type, message: hub.redact(err.message), details: err.details };
   return { error: 'DownloadFailed', message: hub.redact((err as Error)?.message ?? String(err)), details: {} };
+}
+
+function jobFile(f: HubFile, target: string): JobFile {
+  // The sha256 of every file is checked before (create), or the file left out (projectorFor).
+  return { path: f.path, sizeBytes: f.sizeBytes, sha256: f.sha256!, target, verified: false };
 }

@@ -1,4 +1,12 @@
-import { groupGgufFiles, HubTreeEntry, isProjectorName, pickGroup, quantizationOfPath } from './hub-files';
+import {
+  groupGgufFiles,
+  HubGgufGroup,
+  HubTreeEntry,
+  isProjectorName,
+  pickGroup,
+  pickProjector,
+  quantizationOfPath,
+} from './hub-files';
 
 const sha = (c: string) => c.repeat(64);
 const file = (path: string, size = 100, oid: string | null = sha('a')): HubTreeEntry => ({
@@ -130,5 +138,80 @@ describe('pickGroup', () => {
       reason: 'both-named',
     });
     expect(pickGroup(groups, { file: 'README.md' })).toMatchObject({ ok: false, reason: 'no-match' });
+  });
+});
+
+describe('pickProjector', () => {
+  /** The projector picked for `model` among `paths` (a repository's files), by path; null for none. */
+  function projectorOf(model: string, paths: string[]): string | null {
+    const groups = groupGgufFiles(paths.map((p) => file(p)));
+    const wanted: HubGgufGroup = groups.find((g) => g.files.some((f) => f.path === model))!;
+    return pickProjector(groups, wanted)?.path ?? null;
+  }
+
+  it('takes the one projector of the repository', () => {
+    expect(
+      projectorOf('gemma-3-12b-it-Q4_K_M.gguf', ['gemma-3-12b-it-Q4_K_M.gguf', 'mmproj-gemma-3-12b-it-f16.gguf']),
+    ).toBe('mmproj-gemma-3-12b-it-f16.gguf');
+  });
+
+  it('takes a projector whose name names no model', () => {
+    expect(
+      projectorOf('Mistral-Small-3.1-24B-Q4_K_M.gguf', ['Mistral-Small-3.1-24B-Q4_K_M.gguf', 'mmproj-F16.gguf']),
+    ).toBe('mmproj-F16.gguf');
+    expect(
+      projectorOf('llava-v1.6-mistral-7b.Q4_K_M.gguf', ['llava-v1.6-mistral-7b.Q4_K_M.gguf', 'mmproj-model-f16.gguf']),
+    ).toBe('mmproj-model-f16.gguf');
+  });
+
+  it('prefers F16, then BF16, then F32, then any other', () => {
+    const model = 'Qwen2.5-VL-7B-Instruct-Q4_K_M.gguf';
+    const all = ['mmproj-F32.gguf', 'mmproj-BF16.gguf', 'mmproj-Q8_0.gguf', 'mmproj-F16.gguf'];
+    expect(projectorOf(model, [model, ...all])).toBe('mmproj-F16.gguf');
+    expect(projectorOf(model, [model, ...all.filter((p) => p !== 'mmproj-F16.gguf')])).toBe('mmproj-BF16.gguf');
+    expect(projectorOf(model, [model, 'mmproj-F32.gguf', 'mmproj-Q8_0.gguf'])).toBe('mmproj-F32.gguf');
+  });
+
+  it("takes the projector sharing most of the model's name in a repository of several", () => {
+    const paths = [
+      'gemma-3-4b-it-Q4_K_M.gguf',
+      'gemma-3-12b-it-Q4_K_M.gguf',
+      'mmproj-gemma-3-4b-it-f16.gguf',
+      'mmproj-gemma-3-12b-it-f16.gguf',
+    ];
+    expect(projectorOf('gemma-3-4b-it-Q4_K_M.gguf', paths)).toBe('mmproj-gemma-3-4b-it-f16.gguf');
+    expect(projectorOf('gemma-3-12b-it-Q4_K_M.gguf', paths)).toBe('mmproj-gemma-3-12b-it-f16.gguf');
+  });
+
+  it('never takes a projector named for another model, even the only one', () => {
+    expect(projectorOf('Qwen3-4B-Q4_K_M.gguf', ['Qwen3-4B-Q4_K_M.gguf', 'mmproj-gemma-3-12b-it-f16.gguf'])).toBeNull();
+    // Sizes and words such as `instruct` are shared by unrelated models.
+    expect(
+      projectorOf('Mistral-7B-Instruct-Q4_K_M.gguf', [
+        'Mistral-7B-Instruct-Q4_K_M.gguf',
+        'mmproj-Qwen2-VL-7B-Instruct-f16.gguf',
+      ]),
+    ).toBeNull();
+  });
+
+  it("takes the nearest of the model's folder and the folders above it, never another branch's", () => {
+    const paths = [
+      'Q4_K_M/gemma-3-12b-it-Q4_K_M-00001-of-00002.gguf',
+      'Q4_K_M/gemma-3-12b-it-Q4_K_M-00002-of-00002.gguf',
+      'mmproj-F32.gguf',
+      'Q4_K_M/mmproj-F16.gguf',
+      'Q8_0/mmproj-F16.gguf',
+      'Q8_0/gemma-3-12b-it-Q8_0.gguf',
+    ];
+    expect(projectorOf('Q4_K_M/gemma-3-12b-it-Q4_K_M-00002-of-00002.gguf', paths)).toBe('Q4_K_M/mmproj-F16.gguf');
+    expect(projectorOf('Q4_K_M/gemma-3-12b-it-Q4_K_M-00001-of-00002.gguf', paths.slice(0, 3))).toBe('mmproj-F32.gguf');
+    expect(
+      projectorOf('Q4_K_M/gemma-3-12b-it-Q4_K_M-00001-of-00002.gguf', [...paths.slice(0, 2), 'Q8_0/mmproj-F16.gguf']),
+    ).toBeNull();
+  });
+
+  it('fetches nothing more with a projector asked for itself, or from a repository without one', () => {
+    expect(projectorOf('mmproj-F16.gguf', ['M-Q4_K_M.gguf', 'mmproj-F16.gguf', 'mmproj-F32.gguf'])).toBeNull();
+    expect(projectorOf('M-Q4_K_M.gguf', ['M-Q4_K_M.gguf', 'M-Q8_0.gguf'])).toBeNull();
   });
 });

@@ -1,8 +1,9 @@
 /**
  * A hub repository's tree listing → its GGUF files as MAGI offers them: a split model
  * (`Name-00001-of-00003.gguf` …) counted once with its shards in order, projectors
- * (`mmproj-*`) flagged, the quantization read from the name; and the choice of one of them
- * by path or by quantization. Pure: the listing comes in as the hub's JSON entries.
+ * (`mmproj-*`) flagged, the quantization read from the name; the choice of one of them
+ * by path or by quantization, and of the projector fetched with a model. Pure: the listing
+ * comes in as the hub's JSON entries.
  */
 import { quantizationFromFileName } from '../registry/gguf/file-types';
 
@@ -162,4 +163,73 @@ export function pickGroup(groups: readonly HubGgufGroup[], choice: FileChoice): 
     return { ok: false, reason: 'no-match', candidates: available };
   }
   return { ok: false, reason: 'nothing-named', candidates: groups.map((g) => g.path) };
+}
+
+/** Projector precisions, most wanted first, when a repository offers one projector in several. */
+const PROJECTOR_PRECISIONS = ['F16', 'BF16', 'F32'];
+
+/** Words of a file name that say nothing about which model it is for. */
+const GENERIC_WORDS = new Set(['mmproj', 'model', 'gguf', 'it', 'instruct', 'chat', 'base', 'hf', 'vision']);
+
+const SPLIT_SUFFIX = /-\d{5}-of-\d{5}$/i;
+
+/**
+ * The words of a file name that name its model: lower-case, without the extension, shard
+ * numbers, quantization, bare numbers (`3` of `gemma-3` says little) and generic words.
+ */
+function modelWords(path: string): Set<string> {
+  const stem = baseName(path)
+    .replace(/\.gguf$/i, '')
+    .replace(SPLIT_SUFFIX, '');
+  const quantization = new Set((quantizationFromFileName(stem) ?? '').toLowerCase().split('_'));
+  return new Set(
+    stem
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter((w) => w && !/^\d+$/.test(w) && !GENERIC_WORDS.has(w) && !quantization.has(w)),
+  );
+}
+
+function folderDepth(folder: string): number {
+  return folder ? folder.split('/').length : 0;
+}
+
+/**
+ * The projector to fetch with `model`, or null (none, or `model` is itself a projector).
+ * Candidates are the repository's projectors in the model's folder or a folder above it, whose
+ * name either names no model (`mmproj-F16.gguf`, `mmproj-model-f16.gguf`) or shares a word of
+ * letters with the model's (`gemma`, not `12b`): one named for another model, or kept in
+ * another model's folder, is never taken (llama-server refuses a projector of another model).
+ * Among them: the nearest folder, then the most words shared with the model's name, then F16,
+ * BF16, F32, any other precision, then by path.
+ */
+export function pickProjector(groups: readonly HubGgufGroup[], model: HubGgufGroup): HubGgufGroup | null {
+  if (model.isProjector) return null;
+  const folder = dirName(model.path);
+  const words = modelWords(model.path);
+  const ranked = groups
+    .filter((g) => g.isProjector)
+    .map((g) => {
+      const own = modelWords(g.path);
+      const at = dirName(g.path);
+      const precision = PROJECTOR_PRECISIONS.indexOf(g.quantization ?? '');
+      return {
+        g,
+        within: at === folder || at === '' || folder.startsWith(`${at}/`),
+        distance: folderDepth(folder) - folderDepth(at),
+        shared: [...own].filter((w) => words.has(w)),
+        namesAModel: own.size > 0,
+        precision: precision < 0 ? PROJECTOR_PRECISIONS.length : precision,
+      };
+    })
+    // A size (`7b`) shared is not enough to name the same model: a word of letters must be.
+    .filter((c) => c.within && (!c.namesAModel || c.shared.some((w) => /[a-z].*[a-z]/.test(w))))
+    .sort(
+      (a, b) =>
+        a.distance - b.distance ||
+        b.shared.length - a.shared.length ||
+        a.precision - b.precision ||
+        (a.g.path < b.g.path ? -1 : a.g.path > b.g.path ? 1 : 0),
+    );
+  return ranked[0]?.g ?? null;
 }

@@ -1,8 +1,8 @@
 /**
  * Downloads from the fake hub into MODEL_SCAN_PATH over real HTTP: verified files that the
- * registry finds, a 3-shard split, resumption after dropped connections, a corrupt file that
- * leaves nothing, hostile names refused with nothing written, cancel, the 409/400/507
- * answers, and the API answering while two downloads run.
+ * registry finds, a 3-shard split, a model with its projector, resumption after dropped
+ * connections, a corrupt file that leaves nothing, hostile names refused with nothing written,
+ * cancel, the 409/400/507 answers, and the API answering while two downloads run.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +26,10 @@ const MiB = 1024 * 1024;
 const REPO = 'magi-test/Qwen3-4B-GGUF';
 const SPLIT_REPO = 'magi-test/Llama-3.3-70B-GGUF';
 const GATED = 'magi-test/Gated-GGUF';
+const VISION_REPO = 'magi-test/gemma-3-12b-it-GGUF';
+const NESTED_VISION_REPO = 'magi-test/gemma-3-12b-it-folders-GGUF';
+const GEMMA = 'gemma-3-12b-it-Q4_K_M.gguf';
+const PROJECTOR = 'mmproj-gemma-3-12b-it-f16.gguf';
 let hub: HubFixture;
 let t: TestApp;
 let qwen: HubFileSpec;
@@ -41,9 +45,20 @@ beforeAll(async () => {
   [qwen] = corpusModelFiles('Qwen3-4B-Q4_K_M.gguf', 3 * MiB);
   q8 = { path: 'Qwen3-4B-Q8_0.gguf', content: generatedContent(corpusHeader('Qwen3-4B-Q4_K_M.gguf'), 5 * MiB) };
   split = corpusModelFiles('Llama-3.3-70B-Instruct-Q4_K_M.gguf', MiB);
+  hub.addRepo({ id: REPO, files: [qwen, q8] });
   hub.addRepo({
-    id: REPO,
-    files: [qwen, q8, { path: 'mmproj-Qwen3-F16.gguf', content: generatedContent(Buffer.from('GGUF'), 100) }],
+    id: VISION_REPO,
+    files: [
+      ...corpusModelFiles(GEMMA, MiB),
+      { path: 'gemma-3-12b-it-Q8_0.gguf', content: generatedContent(corpusHeader(GEMMA), 2 * MiB) },
+      ...corpusModelFiles(PROJECTOR, MiB),
+      { path: 'mmproj-gemma-3-12b-it-f32.gguf', content: generatedContent(corpusHeader(PROJECTOR), 2 * MiB) },
+    ],
+  });
+  // The model in a folder of its own, its projector at the top.
+  hub.addRepo({
+    id: NESTED_VISION_REPO,
+    files: [...corpusModelFiles(GEMMA, MiB, 'Q4_K_M/'), ...corpusModelFiles(PROJECTOR, MiB)],
   });
   hub.addRepo({ id: SPLIT_REPO, files: split });
   hub.addRepo({ id: GATED, gated: true, files: corpusModelFiles('Qwen3-4B-Q4_K_M.gguf', MiB) });
@@ -253,6 +268,66 @@ describe('POST /api/models/downloads', () => {
     expect(r.json()).toMatchObject({ error: 'InsufficientStorage' });
     expect(r.json().details.neededBytes).toBeGreaterThan(2 ** 50);
     expect(diffSnapshots(before, snapshotTree(t.dirs.root))).toEqual([]);
+  });
+});
+
+describe('a model with a projector', () => {
+  const registryModel = async (id: string) => (await httpRequest(`${t.url}/api/models/registry/${id}`)).json();
+
+  it("fetches the repository's projector with the model (F16 of several), and the registry attaches it", async () => {
+    const r = await post(t.url, { repo: VISION_REPO, quantization: 'Q4_K_M' });
+    expect(r.status).toBe(202);
+    const job = r.json();
+    expect(job.files.map((f: { path: string }) => f.path)).toEqual([GEMMA, PROJECTOR]);
+    expect(job.files[1]).toMatchObject({ sha256: hub.sha256(VISION_REPO, PROJECTOR) });
+
+    const done = await waitForJob(t.url, job.id, (j) => j.state === 'done' || j.state === 'failed');
+    expect(done).toMatchObject({ state: 'done', modelIds: [expect.any(String)] });
+    expect(sha256File(join(done.destination, PROJECTOR))).toBe(hub.sha256(VISION_REPO, PROJECTOR));
+    const model = await registryModel(done.modelIds[0]);
+    expect(model).toMatchObject({
+      filePath: join(done.destination, GEMMA),
+      mmprojPath: join(done.destination, PROJECTOR),
+    });
+    expect(model.memoryEstimate.projectorBytes).toBeGreaterThan(0);
+    // The F32 one stayed on the hub.
+    expect(hub.counters.perFile.has(`${VISION_REPO}/mmproj-gemma-3-12b-it-f32.gguf`)).toBe(false);
+    expect(existsSync(join(done.destination, 'mmproj-gemma-3-12b-it-f32.gguf'))).toBe(false);
+  });
+
+  it('puts a projector kept in another folder of the repository beside the model', async () => {
+    const r = await post(t.url, { repo: NESTED_VISION_REPO, quantization: 'Q4_K_M' });
+    expect(r.status).toBe(202);
+    expect(r.json().files.map((f: { path: string }) => f.path)).toEqual([`Q4_K_M/${GEMMA}`, PROJECTOR]);
+    const done = await waitForJob(t.url, r.json().id, (j) => j.state === 'done' || j.state === 'failed');
+    expect(done.state).toBe('done');
+    expect(existsSync(join(done.destination, PROJECTOR))).toBe(false);
+    expect(await registryModel(done.modelIds[0])).toMatchObject({
+      filePath: join(done.destination, 'Q4_K_M', GEMMA),
+      mmprojPath: join(done.destination, 'Q4_K_M', PROJECTOR),
+    });
+  });
+
+  it('leaves the projector to the job already bringing it instead of refusing the second model', async () => {
+    hub.slow(MiB);
+    const first = await post(t.url, { repo: VISION_REPO, quantization: 'Q8_0' });
+    expect(first.status).toBe(202);
+    expect(first.json().files.map((f: { path: string }) => f.path)).toEqual(['gemma-3-12b-it-Q8_0.gguf', PROJECTOR]);
+    const second = await post(t.url, { repo: VISION_REPO, quantization: 'Q4_K_M' });
+    expect(second.status).toBe(202);
+    expect(second.json().files.map((f: { path: string }) => f.path)).toEqual([GEMMA]);
+
+    hub.slow(null);
+    const [a, b] = await Promise.all(
+      [first, second].map((x) => waitForJob(t.url, x.json().id, (j) => j.state === 'done' || j.state === 'failed')),
+    );
+    expect([a.state, b.state]).toEqual(['done', 'done']);
+    // Each job names its own model, not the neighbour its projector was attached to.
+    expect((await registryModel(a.modelIds[0])).filePath).toBe(join(a.destination, 'gemma-3-12b-it-Q8_0.gguf'));
+    expect((await registryModel(b.modelIds[0])).filePath).toBe(join(b.destination, GEMMA));
+    expect([a.modelIds.length, b.modelIds.length]).toEqual([1, 1]);
+    // The projector already on disk was checked against its sha256, not fetched again.
+    expect(hub.counters.perFile.has(`${VISION_REPO}/${PROJECTOR}`)).toBe(false);
   });
 });
 

@@ -13,6 +13,7 @@ export class CreateDownloadDto {
   repo: string;
   /**
    * Path of the file in the repository (any shard of a split names the whole split). Give this or `quantization`.
+   * A model comes with the repository's projector, if it has one for it.
    * @example Qwen3-4B-Q4_K_M.gguf
    */
   @IsOptional()
@@ -103,7 +104,7 @@ export class DownloadJobDto {
    * @example a9a60d12b2a3e4c5a7f1c2b9e0d1f2a3b4c5d6e7
    */
   commit: string;
-  /** Every file of the job (all shards of a split). */
+  /** Every file of the job: all shards of a split, then the projector fetched with a model (it lands beside the model). */
   files: DownloadFileDto[];
   /**
    * Folder the files land in: `MODEL_SCAN_PATH/{owner}/{name}`.
