@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ProfilesModule } from '../profiles/profiles.module';
 import { RegistryModule } from '../registry/registry.module';
+import { ServersModule } from '../servers/servers.module';
 import { DownloadFiles, NodeDownloadFiles } from './download-files';
 import { DownloadMetrics } from './download-metrics';
 import { DownloadsController } from './downloads.controller';
@@ -13,7 +14,7 @@ import { HubListingService } from './hub-listing.service';
 
 /** Hub listings with remote memory estimates, and verified, resumable downloads into MODEL_SCAN_PATH (API.md §10). */
 @Module({
-  imports: [RegistryModule, ProfilesModule],
+  imports: [RegistryModule, ProfilesModule, ServersModule],
   controllers: [DownloadsController],
   providers: [
     { provide: HubHttp, useClass: UndiciHubHttp },

@@ -1,7 +1,5 @@
-import { DEFAULT_MEMORY_RESERVE_BYTES, autoBudget, parseCgroupMemoryMax } from '../common/units/memory-size';
 import { Injectable, Logger } from '@nestjs/common';
-import { totalmem } from 'node:os';
-import { FileStore } from '../common/io/file-store';
+import { FleetService } from '../servers/fleet.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { deriveModelInfo } from '../registry/gguf/model-info';
 import { GgufHeader, parseGgufHeader } from '../registry/gguf/gguf-reader';
@@ -34,7 +32,6 @@ interface GroupFacts {
 const LISTING_CONCURRENCY = 4;
 /** Header facts kept per (repository, commit, file): a commit never changes. */
 const FACTS_CACHE = 500;
-const CGROUP_MEMORY_MAX = '/sys/fs/cgroup/memory.max';
 const COMMIT = /^[0-9a-f]{40}$/;
 
 /** Maps a failure to reach the hub to its error answer (503); hub answers are already AppErrors. */
@@ -73,7 +70,7 @@ export class HubListingService {
   constructor(
     private readonly hub: HubClient,
     private readonly profiles: ProfilesService,
-    private readonly fileStore: FileStore,
+    private readonly fleet: FleetService,
   ) {}
 
   /** The repository's GGUF files at `revision`, each with its remote memory estimate and `fits`. */
@@ -90,24 +87,20 @@ export class HubListingService {
       const groups = this.safeGroups(repo, await this.hub.listTree(repo, revision));
       const commit = groups.length ? await this.commitOf(repo, revision, groups[0].files[0].path) : null;
       const settings = memorySettingsOf(this.profiles.getActive().profile?.server);
-      const budgetBytes = await this.budgetBytes();
+      // What is free now: the budget minus what the running servers count for.
+      const { budgetBytes, freeBytes } = this.fleet.memory();
       const facts = await mapLimit(groups, LISTING_CONCURRENCY, (g) => this.groupFacts(repo, commit ?? revision, g));
       return {
         repo: repoIdText(repo),
         revision,
         commit,
         budgetBytes,
-        files: groups.map((g, i) => this.fileDto(g, facts[i], settings, budgetBytes)),
+        freeBytes,
+        files: groups.map((g, i) => this.fileDto(g, facts[i], settings, freeBytes)),
       };
     } catch (e) {
       throw hubReachError(e, this.hub.endpoint);
     }
-  }
-
-  /** The memory `fits` compares with: auto = min(memory, cgroup limit) − 2 GiB. */
-  async budgetBytes(): Promise<number> {
-    const cgroup = await this.fileStore.readText(CGROUP_MEMORY_MAX).catch(() => null);
-    return autoBudget(totalmem(), parseCgroupMemoryMax(cgroup), DEFAULT_MEMORY_RESERVE_BYTES);
   }
 
   /** GGUF groups whose every path is one MAGI could write; a hostile listing's others are left out. */
@@ -129,7 +122,7 @@ export class HubListingService {
     return (await this.hub.fileMeta(repo, revision, path)).commit;
   }
 
-  private fileDto(g: HubGgufGroup, f: GroupFacts, settings: MemorySettings, budgetBytes: number): HubFileDto {
+  private fileDto(g: HubGgufGroup, f: GroupFacts, settings: MemorySettings, freeBytes: number | null): HubFileDto {
     let memoryEstimate: HubFileDto['memoryEstimate'] = null;
     let headerError = f.error;
     if (f.facts && !f.isProjector) {
@@ -148,7 +141,7 @@ export class HubListingService {
       shards: g.shards,
       isProjector: f.isProjector,
       memoryEstimate,
-      fits: memoryEstimate ? memoryEstimate.totalBytes <= budgetBytes : null,
+      fits: memoryEstimate ? freeBytes === null || memoryEstimate.totalBytes <= freeBytes : null,
       headerError,
     };
   }

@@ -63,7 +63,9 @@ describe('GET /api/models/hub/{owner}/{repo}', () => {
     expect(r.status).toBe(200);
     const body = r.json();
     expect(body).toMatchObject({ repo: REPO, revision: 'main', commit: hub.commit(REPO) });
+    // The default budget is `auto`; nothing runs in this app, so all of it is free.
     expect(body.budgetBytes).toBeGreaterThan(0);
+    expect(body.freeBytes).toBe(body.budgetBytes);
     expect(body.files.map((f: { path: string }) => f.path)).toEqual([
       'Q4_K_M/Llama-3.3-70B-Instruct-Q4_K_M-00001-of-00003.gguf',
       'Qwen3-4B-Q4_K_M.gguf',
@@ -80,7 +82,7 @@ describe('GET /api/models/hub/{owner}/{repo}', () => {
       shards: null,
       isProjector: false,
       memoryEstimate: qwenLocal.estimate,
-      fits: qwenLocal.estimate!.totalBytes <= body.budgetBytes,
+      fits: qwenLocal.estimate!.totalBytes <= body.freeBytes,
       headerError: null,
     });
     expect(single.memoryEstimate).toMatchObject({ ctxSize: 8192, parallel: 1 });
@@ -174,6 +176,31 @@ describe('GET /api/models/hub/{owner}/{repo}', () => {
     } finally {
       await down.close();
       rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('fits, against the fleet budget', () => {
+  it('compares each estimate with the memory free now, under the active profile memoryBudget', async () => {
+    const profileUrl = `${t.url}/api/models/profiles/${PROFILE_KEY}`;
+    const original = (await httpRequest(profileUrl)).json();
+    const listing = (await httpRequest(`${t.url}/api/models/hub/${REPO}`, { timeoutMs: 60_000 })).json();
+    const [split, single] = listing.files;
+    const between = Math.floor((single.memoryEstimate.totalBytes + split.memoryEstimate.totalBytes) / 2);
+    expect(single.memoryEstimate.totalBytes).toBeLessThan(between);
+    expect(split.memoryEstimate.totalBytes).toBeGreaterThan(between);
+    try {
+      const put = await httpRequest(profileUrl, { method: 'PUT', body: { ...original, memoryBudget: `${between}B` } });
+      expect(put.status).toBe(200);
+      const r = (await httpRequest(`${t.url}/api/models/hub/${REPO}`, { timeoutMs: 60_000 })).json();
+      expect([r.budgetBytes, r.freeBytes]).toEqual([between, between]);
+      expect(r.files.map((f: { fits: boolean | null }) => f.fits)).toEqual([false, true, null]);
+      await httpRequest(profileUrl, { method: 'PUT', body: { ...original, memoryBudget: 'off' } });
+      const off = (await httpRequest(`${t.url}/api/models/hub/${REPO}`, { timeoutMs: 60_000 })).json();
+      expect([off.budgetBytes, off.freeBytes]).toEqual([null, null]);
+      expect(off.files.map((f: { fits: boolean | null }) => f.fits)).toEqual([true, true, null]);
+    } finally {
+      await httpRequest(profileUrl, { method: 'PUT', body: original });
     }
   });
 });

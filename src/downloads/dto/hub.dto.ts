@@ -50,7 +50,7 @@ export class HubFileDto {
   /** Read from the file's header on the hub (a few Range requests, no download); null for a projector or a header that cannot tell. */
   memoryEstimate: MemoryEstimateDto | null;
   /**
-   * Whether `memoryEstimate.totalBytes` fits `budgetBytes`; null without an estimate.
+   * Whether `memoryEstimate.totalBytes` fits in `freeBytes` now (always true without a budget); null without an estimate.
    * @example true
    */
   fits: boolean | null;
@@ -78,10 +78,15 @@ export class HubListingDto {
    */
   commit: string | null;
   /**
-   * Memory `fits` compares with: the machine's memory (or its cgroup limit) minus 2 GiB; running servers are not yet subtracted.
+   * The fleet's memory budget (the active profile's memoryBudget, else FLEET_MEMORY_BUDGET); null when it is off.
    * @example 23622320128
    */
-  budgetBytes: number;
+  budgetBytes: number | null;
+  /**
+   * The budget minus what running and starting servers count for now: what `fits` compares with; null without a budget.
+   * @example 17179869184
+   */
+  freeBytes: number | null;
   /** The repository's GGUF files, each split once. */
   files: HubFileDto[];
 }
