@@ -43,8 +43,12 @@ export interface SupervisorDeps {
 
 /** llama-server's own words for a port it could not bind (test/fixtures/contracts/llama-server). */
 const BIND_FAILURE = /couldn't bind HTTP server socket/;
-/** The log line that precedes `/health` turning 200: poll at once instead of waiting. */
-const LISTENING = /server is listening on http|all slots are idle/;
+/**
+ * The log line that precedes `/health` turning 200: poll at once instead of waiting. Builds
+ * word it differently: `main: server is listening on http://…` (older), `srv  llama_server:
+ * listening on http://…` after `model loaded` (b7xxx on), `all slots are idle`.
+ */
+const LISTENING = /listening on http|all slots are idle/;
 /** Start-up errors that a restart cannot fix: fail at once instead of crash-looping. */
 const FATAL_OUTPUT: Array<[RegExp, string]> = [
   [/error: invalid argument: (\S+)/, 'llama-server rejected the argument $1'],
@@ -52,7 +56,7 @@ const FATAL_OUTPUT: Array<[RegExp, string]> = [
   [/exiting due to model loading error/, 'llama-server could not load the model file'],
 ];
 /** After that line, poll every FAST_POLL_MS for FAST_POLL_WINDOW_MS (the line may precede the 200 slightly). */
-const FAST_POLL_MS = 50;
+const FAST_POLL_MS = 10;
 const FAST_POLL_WINDOW_MS = 2000;
 const TAIL_LINES = 8;
 const MAGI_PREFIX = '[magi] ';
