@@ -7,11 +7,21 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-const ALL = ['registry', 'fleet', 'providers', 'gateway', 'memory', 'downloads', 'robustness', 'soak'] as const;
+const ALL = [
+  'registry',
+  'fleet',
+  'providers',
+  'gateway',
+  'memory',
+  'scheduling',
+  'downloads',
+  'robustness',
+  'soak',
+] as const;
 /** Recorded results of benches that take arguments (two builds to compare), kept in BENCHMARKS.md. */
 const RECORDS = ['gateway-decisions'];
 /** Run when no bench is named; the 10-minute soak only when asked for. */
-const DEFAULT = ['registry', 'fleet', 'providers', 'gateway', 'memory', 'downloads', 'robustness'];
+const DEFAULT = ['registry', 'fleet', 'providers', 'gateway', 'memory', 'scheduling', 'downloads', 'robustness'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => (ALL as readonly string[]).includes(a));
