@@ -17,7 +17,8 @@ import {
   listProcesses,
   waitFor,
 } from '../support/fixtures';
-import { writeGgufFile } from '../support/gguf-writer';
+import { GgmlType, writeGgufFile } from '../support/gguf-writer';
+import { GgufType } from '../../src/registry/gguf/gguf-reader';
 
 /** Stand-in switches by alias (model id), model path, port or `*` (see the stand-in's header). */
 export type StandinConfig = Record<string, Record<string, string | number>>;
@@ -62,8 +63,15 @@ export interface FleetAppOptions {
   enabledModels?: string[];
   /** The profile's `server` block. */
   server?: Record<string, unknown>;
+  /** More keys of the profile `development` (onDemand, memoryBudget, maxRunning, aliases …). */
+  profile?: Record<string, unknown>;
   /** More profiles: key → enabledModels. */
   profiles?: Record<string, string[]>;
+  /**
+   * Model names whose header gives a memory estimate: the MiB of their weights (a declared
+   * tensor, no data on disk). The others have no hyper-parameters, hence an estimate of 0.
+   */
+  weightsMiB?: Record<string, number>;
   standin?: StandinConfig;
   /** How many ports PORT_RANGE spans; default models + 4. */
   ports?: number;
@@ -73,16 +81,33 @@ export interface FleetAppOptions {
 /** The id the registry derives from `writeModel(name)`. */
 export const idOf = (name: string): string => `${name}_1b_q4km`;
 
-export async function writeModel(dir: string, name: string): Promise<string> {
+/** Width of the sized models' embeddings: one row of their token_embd (f32) is 1 KiB. */
+const SIZED_EMBD = 256;
+
+/**
+ * Writes `<name>-1B-Q4_K_M.gguf`. With `weightsMiB`, a llama header the memory estimate can
+ * read (2 layers of 256 wide, 4 heads, a 512 context) whose one declared token_embd tensor
+ * holds that many MiB: the estimate is those weights plus a few MiB of cache and compute,
+ * while the file itself stays a few KB (the writer writes no tensor data).
+ */
+export async function writeModel(dir: string, name: string, opts: { weightsMiB?: number } = {}): Promise<string> {
   const file = join(dir, `${name}-1B-Q4_K_M.gguf`);
+  const base = { architecture: 'llama', name: `${name} 1B`, basename: name, sizeLabel: '1B', fileType: 15 };
+  if (opts.weightsMiB === undefined) {
+    await writeGgufFile(file, { ...base, vocabSize: 0, parameterCount: 1e9 });
+    return file;
+  }
+  const rows = Math.round((opts.weightsMiB * 1024 * 1024) / (SIZED_EMBD * 4));
   await writeGgufFile(file, {
-    architecture: 'llama',
-    name: `${name} 1B`,
-    basename: name,
-    sizeLabel: '1B',
-    fileType: 15,
-    vocabSize: 0,
-    parameterCount: 1e9,
+    ...base,
+    contextLength: 512,
+    vocabSize: 1000,
+    extra: [
+      { key: 'llama.block_count', value: 2 },
+      { key: 'llama.embedding_length', value: SIZED_EMBD },
+      { key: 'llama.attention.head_count', value: 4 },
+    ].map((e) => ({ ...e, type: GgufType.UINT32 })),
+    tensors: [{ name: 'token_embd.weight', dims: [SIZED_EMBD, rows], type: GgmlType.F32 }],
   });
   return file;
 }
@@ -104,9 +129,11 @@ export function writeProfile(
   key: string,
   enabledModels: string[],
   server?: Record<string, unknown>,
+  more: Record<string, unknown> = {},
 ): void {
   const doc: Record<string, unknown> = { name: key, description: `fleet test profile ${key}`, enabledModels };
   if (server) doc.server = server;
+  Object.assign(doc, more);
   writeFileSync(join(dirs.profiles, `${key}.yaml`), yaml.dump(doc));
 }
 
@@ -145,10 +172,10 @@ export function pidsOf(events: StandinEvent[]): number[] {
 /** Boots the app on a fleet of stand-ins. Sets STANDIN_* in this test file's process.env. */
 export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
   const dirs = makeTestDirs('magi-fleet-');
-  for (const m of opts.models) await writeModel(dirs.models, m);
+  for (const m of opts.models) await writeModel(dirs.models, m, { weightsMiB: opts.weightsMiB?.[m] });
   for (const m of opts.projectors ?? []) await writeProjector(dirs.models, m);
   const ids = opts.models.map(idOf);
-  writeProfile(dirs, 'development', opts.enabledModels ?? ids, opts.server);
+  writeProfile(dirs, 'development', opts.enabledModels ?? ids, opts.server, opts.profile);
   for (const [key, enabled] of Object.entries(opts.profiles ?? {})) writeProfile(dirs, key, enabled);
   const stateFile = join(dirs.root, 'standin-events.log');
   const configFile = join(dirs.root, 'standin-config.json');
@@ -234,7 +261,12 @@ export async function startFleetApp(opts: FleetAppOptions): Promise<FleetApp> {
   return fleet;
 }
 
-export type ServersBody = { totalServers: number; readyServers: number; servers: any[] };
+export type ServersBody = {
+  totalServers: number;
+  readyServers: number;
+  servers: any[];
+  memory: { budgetBytes: number | null; reservedBytes: number; freeBytes: number | null };
+};
 
 /** Polls GET /api/models/servers until `pred` is truthy for its body; returns that body. */
 export async function waitForServers(
