@@ -41,7 +41,8 @@ export class FleetMetrics implements OnModuleDestroy {
       help: 'The memory budget of the fleet in bytes (absent when off)',
       collect: () => {
         const b = fleet.memory().budgetBytes;
-        if (b === null) budget.reset();
+        // remove(), not reset(): a reset label-less gauge still reads 0, a budget nothing fits in.
+        if (b === null) budget.remove();
         else budget.set(b);
       },
     });
