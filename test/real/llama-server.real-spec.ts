@@ -8,20 +8,13 @@
  *
  * (README "Against a real llama-server" says how to get both offline).
  */
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import OpenAI from 'openai';
 import { TestApp, createTestApp, makeTestDirs } from '../support/create-test-app';
 import { freePortRange, httpRequest, isPidAlive, waitFor } from '../support/fixtures';
 import { writeGgufFile } from '../support/gguf-writer';
-
-const BINARY = process.env.LLAMA_SERVER_PATH ?? '';
-const MODEL = process.env.LLAMA_TEST_MODEL ?? '';
-if (!existsSync(BINARY) || !existsSync(MODEL)) {
-  throw new Error(
-    'npm run test:real needs LLAMA_SERVER_PATH (a llama-server binary) and LLAMA_TEST_MODEL (a .gguf it can load)',
-  );
-}
+import { BINARY, MODEL } from './real-binary';
 
 interface Server {
   modelId: string;

@@ -15,7 +15,7 @@
  * The table of every case (measured vs estimated) is printed at the end, and written to
  * $MEMORY_REAL_REPORT when that is set.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGgufHeader } from '../../src/registry/gguf/gguf-reader';
@@ -31,14 +31,7 @@ import {
 import { openByteSource } from '../support/gguf-writer';
 import { measureLlamaServer, MeasuredMemory } from './llama-server-memory';
 import { LoadableModelSpec, loadableModelLayout, writeLoadableModel } from './loadable-models';
-
-const BINARY = process.env.LLAMA_SERVER_PATH ?? '';
-const MODEL = process.env.LLAMA_TEST_MODEL ?? '';
-if (!existsSync(BINARY) || !existsSync(MODEL)) {
-  throw new Error(
-    'npm run test:real needs LLAMA_SERVER_PATH (a llama-server binary) and LLAMA_TEST_MODEL (a .gguf it can load)',
-  );
-}
+import { BINARY, MODEL } from './real-binary';
 
 jest.setTimeout(600_000);
 
