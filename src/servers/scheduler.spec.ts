@@ -534,6 +534,11 @@ describe('chooseTierServer', () => {
     expect(chooseTierServer(servers, 'fast')).toEqual({ kind: 'load', modelId: 'a' });
   });
 
+  it('loads a stopping on-demand model again rather than answering none (its load waits for the exit)', () => {
+    const servers = [t('idle', { state: 'stopping' }), t('always', { startMode: 'always', state: 'stopping' })];
+    expect(chooseTierServer(servers, 'fast')).toEqual({ kind: 'load', modelId: 'idle' });
+  });
+
   it('says none when the tier has nothing to run', () => {
     expect(chooseTierServer([t('x', { tier: 'powerful' }), t('y', { state: 'failed' })], 'fast')).toEqual({
       kind: 'none',

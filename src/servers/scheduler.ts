@@ -423,9 +423,16 @@ export type TierChoice =
   | { kind: 'none' };
 
 /**
+ * States a tier's on-demand model is loaded from: at rest, or stopping (an idle stop, an
+ * eviction), whose load starts it again once the old process has exited, as a request naming
+ * the model does. Not `failed`: it would fail again.
+ */
+const LOADABLE: ReadonlySet<SchedServerState> = new Set<SchedServerState>(['unloaded', 'stopped', 'stopping']);
+
+/**
  * Which server answers a tier: any ready one; else one already loading, so a second model is
- * not loaded beside it; else the tier's unloaded on-demand model with the smallest estimate
- * (first in profile order on a tie). A `failed` one is not picked: it would fail again.
+ * not loaded beside it; else the tier's unloaded (or stopping) on-demand model with the
+ * smallest estimate (first in profile order on a tie).
  */
 export function chooseTierServer(servers: readonly TierServer[], tier: Tier): TierChoice {
   const ofTier = servers.filter((s) => s.tier === tier);
@@ -433,9 +440,7 @@ export function chooseTierServer(servers: readonly TierServer[], tier: Tier): Ti
   if (ready.length > 0) return { kind: 'ready', modelIds: ready.map((s) => s.modelId) };
   const loading = smallest(ofTier.filter((s) => UNDER_WAY.has(s.state)));
   if (loading) return { kind: 'loading', modelId: loading.modelId };
-  const loadable = smallest(
-    ofTier.filter((s) => s.startMode === 'on_demand' && (s.state === 'unloaded' || s.state === 'stopped')),
-  );
+  const loadable = smallest(ofTier.filter((s) => s.startMode === 'on_demand' && LOADABLE.has(s.state)));
   return loadable ? { kind: 'load', modelId: loadable.modelId } : { kind: 'none' };
 }
 

@@ -17,18 +17,10 @@ import { MiB, chat, estimates, metric, openChat, sleep, sseData, waitForState } 
 
 jest.setTimeout(60_000);
 
-const BUDGET = 1200 * MiB;
+const BUDGET = 1400 * MiB;
 const IDLE_SECONDS = 2;
-const [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL, KILO] = [
-  'alpha',
-  'bravo',
-  'charlie',
-  'echo',
-  'foxtrot',
-  'golf',
-  'hotel',
-  'kilo',
-].map(idOf);
+const NAMES = ['alpha', 'bravo', 'charlie', 'echo', 'foxtrot', 'golf', 'hotel', 'juliet', 'kilo'];
+const [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL, JULIET, KILO] = NAMES.map(idOf);
 
 /** Every server with a process counts for the larger of its estimate and its measured memory. */
 function expectedReserved(body: ServersBody): number {
@@ -44,13 +36,16 @@ describe('On-demand models within a memory budget', () => {
 
   beforeAll(async () => {
     app = await startFleetApp({
-      models: ['alpha', 'bravo', 'charlie', 'echo', 'foxtrot', 'golf', 'hotel', 'kilo'],
-      weightsMiB: { alpha: 200, bravo: 300, charlie: 150, echo: 100, foxtrot: 100, golf: 100, hotel: 2000, kilo: 50 },
-      enabledModels: [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL],
+      models: NAMES,
+      weightsMiB: {
+        ...{ alpha: 200, bravo: 300, charlie: 150, echo: 100, foxtrot: 100, golf: 100, hotel: 2000 },
+        ...{ juliet: 100, kilo: 50 },
+      },
+      enabledModels: [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL, JULIET],
       server: { ctxSize: 512, parallel: 2 },
       profile: {
-        onDemand: { models: [ALPHA, BRAVO, ECHO, FOXTROT, GOLF, HOTEL], idleTimeoutSeconds: IDLE_SECONDS },
-        memoryBudget: '1200MiB',
+        onDemand: { models: [ALPHA, BRAVO, ECHO, FOXTROT, GOLF, HOTEL, JULIET], idleTimeoutSeconds: IDLE_SECONDS },
+        memoryBudget: '1400MiB',
         aliases: { mini: BRAVO },
       },
       standin: {
@@ -61,6 +56,8 @@ describe('On-demand models within a memory budget', () => {
         [BRAVO]: { CHUNK_DELAY_MS: 300, CHUNKS: 12 },
         // Holds more than its estimate once loaded: it counts at what it holds.
         [ECHO]: { HOLD_BYTES: 200 * MiB },
+        // Takes its time to stop (SIGKILL after the grace period): seen stopping.
+        [JULIET]: { IGNORE_SIGTERM: 1 },
       },
       env: { GATEWAY_QUEUE_TIMEOUT: '5', GATEWAY_LOAD_TIMEOUT: '20' },
     });
@@ -70,9 +67,10 @@ describe('On-demand models within a memory budget', () => {
   afterAll(async () => app?.close());
 
   it('reads estimates well above what a stand-in holds, and a budget that fits all but the large model', () => {
-    for (const id of [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF]) expect(est[id]).toBeGreaterThan(90 * MiB);
+    const fitting = [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, JULIET];
+    for (const id of fitting) expect(est[id]).toBeGreaterThan(90 * MiB);
     expect(est[ALPHA]).toBeLessThan(est[BRAVO]);
-    const all = [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF].reduce((n, id) => n + est[id], 0);
+    const all = fitting.reduce((n, id) => n + est[id], 0);
     expect(all + 200 * MiB).toBeLessThan(BUDGET);
     expect(est[HOTEL]).toBeGreaterThan(BUDGET);
   });
@@ -80,10 +78,10 @@ describe('On-demand models within a memory budget', () => {
   describe('at rest', () => {
     it('lists on-demand servers as unloaded, with start mode, estimate, no memory used, and the budget', async () => {
       const body = await servers();
-      expect(body.servers.map((s) => s.modelId)).toEqual([ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL]);
-      expect(body.totalServers).toBe(7);
+      expect(body.servers.map((s) => s.modelId)).toEqual([ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL, JULIET]);
+      expect(body.totalServers).toBe(8);
       expect(body.readyServers).toBe(1);
-      for (const id of [ALPHA, BRAVO, ECHO, FOXTROT, GOLF, HOTEL]) {
+      for (const id of [ALPHA, BRAVO, ECHO, FOXTROT, GOLF, HOTEL, JULIET]) {
         expect(serverOf(body, id)).toMatchObject({
           state: 'unloaded',
           startMode: 'on_demand',
@@ -212,6 +210,28 @@ describe('On-demand models within a memory budget', () => {
       expect(serverOf(await servers(), BRAVO).state).toBe('unloaded');
       expect(await metric(app, 'magi_fleet_loads_total', { model_id: ALPHA, trigger: 'request' })).toBe(2);
       expect(await metric(app, 'magi_fleet_loads_total', { model_id: BRAVO })).toBe(1);
+    });
+
+    it('loads a tier model again while it is still stopping, once its old process has exited', async () => {
+      expect((await app.send('PUT', `/api/models/${JULIET}/tier`, { tier: 'balanced' })).status).toBe(200);
+      await waitFor(
+        async () => (await app.get(`/api/models/registry/${JULIET}`)).body.effectiveTier === 'balanced',
+        5000,
+        25,
+        'tier override applied',
+      );
+      expect((await chat(app, 'balanced')).headers['x-magi-model']).toBe(JULIET);
+      const { server: before } = await waitForState(app, JULIET, 'ready');
+      // Its stop lasts the grace period (it ignores SIGTERM); a tier request comes meanwhile.
+      const unload = app.send('POST', `/api/models/servers/${JULIET}/unload`);
+      await waitForState(app, JULIET, 'stopping');
+      const res = await chat(app, 'balanced');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-magi-model']).toBe(JULIET);
+      expect((await unload).status).toBe(200);
+      const { server } = await waitForState(app, JULIET, 'ready');
+      expect(server.pid).not.toBe(before.pid);
+      expect(isPidAlive(before.pid)).toBe(false);
     });
 
     it('counts a server at its measured memory when it holds more than its estimate', async () => {
