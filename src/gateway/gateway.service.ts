@@ -6,7 +6,7 @@ import { ROOT_LOGGER } from '../common/logging/app-logger';
 import { FleetService } from '../servers/fleet.service';
 import type { LoadTicket } from '../servers/load-scheduler';
 import { GatewayMetrics } from './gateway-metrics';
-import { ClientGoneError, bodyError } from './gateway.errors';
+import { ClientGoneError, LoadTimeoutError, bodyError } from './gateway.errors';
 import { ReadyWaiter } from './ready-waiter';
 import { RequestBody, RequestBodyError, readRequestBody } from './request-body';
 import { RequestRecord, errorCodeOf, newRequestRecord } from './request-record';
@@ -47,6 +47,7 @@ export class GatewayService {
     const record = newRequestRecord();
     let body: RequestBody | null = null;
     let ticket: LoadTicket | null = null;
+    let keepLoading = false;
     try {
       body = parse(rawBody);
       const route = this.routes.resolve(body.model, endpoint);
@@ -67,6 +68,8 @@ export class GatewayService {
         record.error = 'client_disconnected';
         return;
       }
+      // Told to come back (Retry-After) while its model still loads: the load goes on for it.
+      keepLoading = e instanceof LoadTimeoutError;
       record.status = e instanceof AppError ? e.status : 500;
       record.error = errorCodeOf(e);
       // Our own error answers say which server was tried, when one was.
@@ -76,7 +79,7 @@ export class GatewayService {
       }
       throw e;
     } finally {
-      ticket?.release();
+      ticket?.release(keepLoading);
       this.finished(endpoint, performance.now() - t0, record, body);
     }
   }

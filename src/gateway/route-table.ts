@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Observable, Subscription } from 'rxjs';
 import { MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
@@ -38,7 +38,7 @@ const PROFILE_RECHECK_MS = 1000;
  * Forwarder's pools to the servers it can route to.
  */
 @Injectable()
-export class RouteTable implements OnModuleInit, OnModuleDestroy {
+export class RouteTable implements OnModuleInit, OnApplicationShutdown {
   private readonly liteLlmOrigin: string | null;
   private readonly fleetHost: string;
   private active: ActiveProfile | null = null;
@@ -74,7 +74,11 @@ export class RouteTable implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  onModuleDestroy(): void {
+  /**
+   * Not onModuleDestroy: that runs before the fleet stops (beforeApplicationShutdown), and
+   * requests still served meanwhile must see the servers it stops.
+   */
+  onApplicationShutdown(): void {
     this.subscription?.unsubscribe();
   }
 

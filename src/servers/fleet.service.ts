@@ -175,6 +175,7 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
    */
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.shuttingDown = true;
+    this.scheduler.close();
     if (this.tick) clearInterval(this.tick);
     for (const s of this.subscriptions) s.unsubscribe();
     this.help.abortAll();

@@ -56,7 +56,12 @@ export interface LoadTicket {
   error(): AppError | null;
   /** The server's lastError: why it waits in the queue, or why its load failed. */
   lastError(): string | null;
-  release(): void;
+  /**
+   * The request no longer waits. Its load is cancelled when nobody else waits for it, unless
+   * `keepLoading`: the client was told to come back (its load timeout passed while the load
+   * is under way), so the load goes on as an API load would.
+   */
+  release(keepLoading?: boolean): void;
 }
 
 /** What the fleet keeps per server for scheduling. */
@@ -65,8 +70,11 @@ interface Usage {
   /** Epoch ms of its last request or of becoming ready; null before any. */
   lastUsedAt: number | null;
   tickets: Set<Ticket>;
-  /** A `POST …/load` waits for it until it is ready. */
-  apiLoad: boolean;
+  /**
+   * Its load is kept until ready (or failed) without a client waiting: asked through
+   * `POST …/load`, or by a request told to come back (Retry-After) after its load timeout.
+   */
+  kept: boolean;
   queuedAt: number | null;
   trigger: LoadTrigger | null;
   /** Epoch ms its launch began, for the load duration. */
@@ -98,10 +106,10 @@ class Ticket implements LoadTicket {
     return this.owner.lastErrorOf(this.modelId);
   }
 
-  release(): void {
+  release(keepLoading = false): void {
     if (this.released) return;
     this.released = true;
-    this.owner.releaseTicket(this);
+    this.owner.releaseTicket(this, keepLoading);
   }
 }
 
@@ -118,6 +126,8 @@ export class LoadScheduler {
   private readonly usage = new Map<string, Usage>();
   private readonly events = new Subject<LoadEvent>();
   private roomFreedPending = false;
+  /** Set when the application shuts down: nothing starts any more. */
+  private closed = false;
   /** Starts launched since the last takeLaunches(): an activation answers once they are launched. */
   private launches: Promise<void>[] = [];
 
@@ -134,13 +144,13 @@ export class LoadScheduler {
 
   /**
    * A request or `POST …/load` names a model: it waits for the load (a ticket for a request,
-   * the API flag for an API load) and the scheduler decides. Throws ModelTooLargeError when
+   * the kept flag for an API load) and the scheduler decides. Throws ModelTooLargeError when
    * the estimate alone exceeds the budget.
    */
   load(modelId: string, trigger: Exclude<LoadTrigger, 'activation'>): LoadTicket | null {
     const u = this.use(modelId);
     let ticket: Ticket | null = null;
-    if (trigger === 'api') u.apiLoad = true;
+    if (trigger === 'api') u.kept = true;
     else {
       ticket = new Ticket(modelId, this);
       u.tickets.add(ticket);
@@ -150,7 +160,7 @@ export class LoadScheduler {
     const refused = decisions.find((d) => d.kind === 'refuse' && d.modelId === modelId);
     if (refused?.kind === 'refuse') {
       ticket?.release();
-      if (trigger === 'api') u.apiLoad = false;
+      if (trigger === 'api') u.kept = false;
       this.apply(
         decisions.filter((d) => d !== refused),
         trigger,
@@ -181,7 +191,7 @@ export class LoadScheduler {
   unload(sup: ServerSupervisor): Promise<void> {
     const u = this.use(sup.modelId);
     u.queuedAt = null;
-    u.apiLoad = false;
+    u.kept = false;
     if (this.host.startModeOf(sup.modelId) === 'always') u.heldDown = true;
     const had = !AT_REST.has(sup.state);
     if (had) this.unloaded(sup.modelId, 'api', null);
@@ -192,7 +202,7 @@ export class LoadScheduler {
   dropped(sup: ServerSupervisor): Promise<void> {
     const u = this.use(sup.modelId);
     u.queuedAt = null;
-    u.apiLoad = false;
+    u.kept = false;
     if (!AT_REST.has(sup.state)) this.unloaded(sup.modelId, 'profile', null);
     return this.stopThenAdmit(sup);
   }
@@ -232,7 +242,7 @@ export class LoadScheduler {
   stateChanged(modelId: string, from: string, to: string): void {
     const u = this.use(modelId);
     if (to === 'ready') {
-      u.apiLoad = false;
+      u.kept = false;
       u.lastUsedAt = this.now();
       if (u.loadStartedAt !== null) {
         const seconds = (this.now() - u.loadStartedAt) / 1000;
@@ -246,7 +256,7 @@ export class LoadScheduler {
       u.trigger = null;
     }
     if (to === 'failed') {
-      u.apiLoad = false;
+      u.kept = false;
       u.loadStartedAt = null;
       u.trigger = null;
     }
@@ -297,15 +307,31 @@ export class LoadScheduler {
     );
   }
 
-  releaseTicket(t: Ticket): void {
+  releaseTicket(t: Ticket, keepLoading: boolean): void {
     const u = this.usage.get(t.modelId);
     if (!u?.tickets.delete(t)) return;
-    if (u.tickets.size === 0 && !u.apiLoad) this.apply(this.decide({ kind: 'waiters-gone', modelId: t.modelId }), null);
+    if (keepLoading && this.phaseOf(t.modelId) === 'loading') u.kept = true;
+    if (u.tickets.size === 0 && !u.kept) this.apply(this.decide({ kind: 'waiters-gone', modelId: t.modelId }), null);
   }
 
   /** Forgets models no longer known (removed from the registry). */
   retain(ids: ReadonlySet<string>): void {
     for (const id of this.usage.keys()) if (!ids.has(id)) this.usage.delete(id);
+  }
+
+  /**
+   * The application shuts down: no decision is applied from now on, so the stops of the
+   * shutdown cannot admit a queued load and launch a process after the fleet was stopped.
+   */
+  close(): void {
+    this.closed = true;
+    // Queued loads will never start: back to rest, so the requests waiting for them are answered now.
+    for (const sup of this.host.scheduled()) {
+      const u = this.usage.get(sup.modelId);
+      if (u?.queuedAt == null) continue;
+      u.queuedAt = null;
+      sup.rest('not started: MAGI is shutting down');
+    }
   }
 
   complete(): void {
@@ -338,7 +364,7 @@ export class LoadScheduler {
       usedBytes: u.usedBytes,
       inFlight: u.inFlight,
       lastUsedAt: u.lastUsedAt ?? 0,
-      waiters: u.tickets.size + (u.apiLoad ? 1 : 0),
+      waiters: u.tickets.size + (u.kept ? 1 : 0),
       queuedAt: u.queuedAt,
     };
   }
@@ -351,7 +377,7 @@ export class LoadScheduler {
   }
 
   private apply(decisions: readonly Decision[], trigger: LoadTrigger | null): void {
-    if (decisions.length === 0) return;
+    if (decisions.length === 0 || this.closed) return;
     const byId = new Map(this.host.scheduled().map((s) => [s.modelId, s] as const));
     for (const d of decisions) {
       const sup = byId.get(d.modelId);
@@ -382,7 +408,7 @@ export class LoadScheduler {
         }
         case 'refuse': {
           u.queuedAt = null;
-          u.apiLoad = false;
+          u.kept = false;
           const error = new ModelTooLargeError(d.modelId, d.needBytes, d.budgetBytes);
           for (const t of u.tickets) t.refusal = error;
           sup.rest(error.message);
@@ -461,7 +487,7 @@ export class LoadScheduler {
         inFlight: 0,
         lastUsedAt: null,
         tickets: new Set(),
-        apiLoad: false,
+        kept: false,
         queuedAt: null,
         trigger: null,
         loadStartedAt: null,

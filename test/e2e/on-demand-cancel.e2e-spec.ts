@@ -126,3 +126,76 @@ describe('Cancelling loads nobody waits for', () => {
     stream.abort();
   });
 });
+
+describe('A request that waited GATEWAY_LOAD_TIMEOUT for its load', () => {
+  let app: FleetApp;
+  const LAZY = idOf('lazy');
+
+  beforeAll(async () => {
+    app = await startFleetApp({
+      models: ['lazy'],
+      weightsMiB: { lazy: 300 },
+      server: { ctxSize: 512, parallel: 1 },
+      profile: { onDemand: { models: ['*'], idleTimeoutSeconds: 600 }, memoryBudget: '400MiB' },
+      // Loads in 2.5 s, longer than the 1 s a request waits for it.
+      standin: { '*': { LOAD_MS: 2500 } },
+      env: { GATEWAY_LOAD_TIMEOUT: '1' },
+    });
+  });
+  afterAll(async () => app?.close());
+
+  it('is told to come back (503 model_not_ready, Retry-After) and the load goes on for its retry', async () => {
+    const res = await chat(app, LAZY);
+    expect(res.status).toBe(503);
+    expect(res.json().error.code).toBe('model_not_ready');
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    // Not cancelled: the same process becomes ready, and the retry is served by it.
+    const { server } = await waitForState(app, LAZY, 'ready', 10_000);
+    const launched = app.events().filter((e) => e.event === 'start' && e.alias === LAZY);
+    expect(launched.map((e) => e.pid)).toEqual([server.pid]);
+    expect(await metric(app, 'magi_fleet_unloads_total', { model_id: LAZY, reason: 'cancelled' })).toBe(0);
+    const retry = await chat(app, LAZY);
+    expect(retry.status).toBe(200);
+    expect(retry.headers['x-magi-model']).toBe(LAZY);
+  });
+});
+
+describe('Shutting down with a load in the queue', () => {
+  let app: FleetApp;
+  const [BUSY, QUEUED] = ['busy', 'queued'].map(idOf);
+
+  beforeAll(async () => {
+    app = await startFleetApp({
+      models: ['busy', 'queued'],
+      weightsMiB: { busy: 300, queued: 300 },
+      server: { ctxSize: 512, parallel: 1 },
+      profile: { onDemand: { models: ['*'], idleTimeoutSeconds: 600 }, memoryBudget: '400MiB' },
+      standin: { '*': { LOAD_MS: 100, CHUNK_DELAY_MS: 200, CHUNKS: 50 } },
+      env: { GATEWAY_QUEUE_TIMEOUT: '30' },
+    });
+  });
+  afterAll(async () => app?.close());
+
+  it('answers the waiting request at once and launches nothing once the fleet stops', async () => {
+    const stream = openChat(app, BUSY, { max_tokens: 40, stream: true });
+    await waitFor(
+      async () => serverOf((await app.get<ServersBody>('/api/models/servers')).body, BUSY).inFlight === 1,
+      5000,
+      20,
+      'busy in flight',
+    );
+    const waiting = openChat(app, QUEUED);
+    await waitForState(app, QUEUED, 'queued');
+    const closing = Date.now();
+    // Stopping busy frees the room the queued load waits for: it must not start now.
+    await app.closeApp();
+    const res = await waiting.answer;
+    expect(res.status).toBe(503);
+    expect(res.json().error.code).toBe('model_not_running');
+    // Answered by the shutdown, not left to its 30 s queue timeout.
+    expect(res.at - closing).toBeLessThan(10_000);
+    expect(app.events().filter((e) => e.alias === QUEUED)).toEqual([]);
+    await stream.answer.catch(() => undefined);
+    // close() also checks that no stand-in process is left behind.
+  });
+});
