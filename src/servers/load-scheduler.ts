@@ -260,6 +260,8 @@ export class LoadScheduler {
       u.loadStartedAt = null;
       u.trigger = null;
     }
+    // Back at rest with no load waiting (cancelled, unloaded, stopped): the next load has its own trigger.
+    if ((to === 'unloaded' || to === 'stopped') && u.queuedAt === null) u.trigger = null;
     if (AT_REST.has(to as never)) u.usedBytes = null;
     // A process ended (stopped, crashed for good): its memory is back.
     if (!AT_REST.has(from as never) && AT_REST.has(to as never)) this.roomFreed();

@@ -57,6 +57,12 @@ describe('Cancelling loads nobody waits for', () => {
     expect(app.events().some((e) => e.pid === pid && e.event === 'ready')).toBe(false);
     expect(await cancelled(SLOW)).toBe(1);
     expect((await servers()).memory.reservedBytes).toBe(0);
+
+    // The next load is counted for what asked for it, not for the cancelled one.
+    expect((await app.send('POST', `/api/models/servers/${SLOW}/load`)).status).toBe(202);
+    expect(await metric(app, 'magi_fleet_loads_total', { model_id: SLOW, trigger: 'api' })).toBe(1);
+    expect(await metric(app, 'magi_fleet_loads_total', { model_id: SLOW, trigger: 'request' })).toBe(1);
+    expect((await app.send('POST', `/api/models/servers/${SLOW}/unload`)).status).toBe(200);
   });
 
   it('drops a queued load from the queue when its only client disconnects', async () => {
@@ -104,7 +110,7 @@ describe('Cancelling loads nobody waits for', () => {
     const { server } = await waitForState(app, SLOW, 'ready', 10_000);
     expect(isPidAlive(server.pid)).toBe(true);
     expect(await cancelled(SLOW)).toBe(1);
-    expect(await metric(app, 'magi_fleet_loads_total', { model_id: SLOW, trigger: 'api' })).toBe(1);
+    expect(await metric(app, 'magi_fleet_loads_total', { model_id: SLOW, trigger: 'api' })).toBe(2);
   });
 
   it('answers 503 insufficient_memory with Retry-After after GATEWAY_QUEUE_TIMEOUT, and cancels that load', async () => {
