@@ -43,6 +43,7 @@ describe('On-demand models within a memory budget', () => {
       },
       enabledModels: [ALPHA, BRAVO, CHARLIE, ECHO, FOXTROT, GOLF, HOTEL, JULIET],
       server: { ctxSize: 512, parallel: 2 },
+      profiles: { other: [CHARLIE] },
       profile: {
         onDemand: { models: [ALPHA, BRAVO, ECHO, FOXTROT, GOLF, HOTEL, JULIET], idleTimeoutSeconds: IDLE_SECONDS },
         memoryBudget: '1400MiB',
@@ -122,9 +123,11 @@ describe('On-demand models within a memory budget', () => {
       expect(res.body).toMatchObject({ status: 'ready', readyServers: 1, totalServers: 1 });
     });
 
-    it('exports the budget and the reserved bytes in /metrics', async () => {
+    it('exports the budget, the reserved bytes and the activation load in /metrics', async () => {
       expect(await metric(app, 'magi_fleet_memory_budget_bytes')).toBe(BUDGET);
       expect(await metric(app, 'magi_fleet_memory_reserved_bytes')).toBe(est[CHARLIE]);
+      expect(await metric(app, 'magi_fleet_loads_total', { model_id: CHARLIE, trigger: 'activation' })).toBe(1);
+      expect(await metric(app, 'magi_fleet_loads_total', { model_id: ALPHA })).toBe(0);
     });
   });
 
@@ -339,6 +342,14 @@ describe('On-demand models within a memory budget', () => {
       expect(await metric(app, 'magi_fleet_loads_total', { model_id: CHARLIE, trigger: 'api' })).toBe(1);
     });
 
+    it('brings an unloaded always server back at the next activation', async () => {
+      expect((await app.send('POST', `/api/models/servers/${CHARLIE}/unload`)).body.state).toBe('stopped');
+      expect((await app.send('POST', '/api/models/profiles/development/activate')).status).toBe(200);
+      await waitForState(app, CHARLIE, 'ready');
+      expect(await metric(app, 'magi_fleet_loads_total', { model_id: CHARLIE, trigger: 'activation' })).toBe(2);
+      expect(serverOf(await servers(), ALPHA).startMode).toBe('on_demand');
+    });
+
     it('is 404 ServerNotFound for a model the active profile does not run', async () => {
       const res = await app.send('POST', `/api/models/servers/${KILO}/unload`);
       expect(res.status).toBe(404);
@@ -386,6 +397,25 @@ describe('On-demand models within a memory budget', () => {
       expect(api.status).toBe(503);
       expect(api.code).toBe('model_too_large');
       expect(api.error).toMatchObject({ needBytes: est[HOTEL], budgetBytes: BUDGET });
+    });
+  });
+
+  describe('activating another profile', () => {
+    it('stops the loaded on-demand servers the new profile does not run (reason profile)', async () => {
+      expect([200, 202]).toContain((await app.send('POST', `/api/models/servers/${FOXTROT}/load`)).status);
+      const { server } = await waitForState(app, FOXTROT, 'ready');
+      const res = await app.send('POST', '/api/models/profiles/other/activate');
+      expect(res.status).toBe(200);
+      expect(res.body.stopped).toContain(FOXTROT);
+      expect(res.body.kept).toEqual([CHARLIE]);
+      expect(isPidAlive(server.pid)).toBe(false);
+      const body = await waitForServers(app, (b) => b.servers.length === 1, 10_000, 'only charlie listed');
+      expect(serverOf(body, CHARLIE)).toMatchObject({ state: 'ready', startMode: 'always' });
+      expect(await metric(app, 'magi_fleet_unloads_total', { model_id: FOXTROT, reason: 'profile' })).toBe(1);
+      // Its estimate now at the new profile's settings (no server block, no budget: auto).
+      expect(body.memory.reservedBytes).toBe(serverOf(body, CHARLIE).memoryEstimateBytes);
+      // No longer in the profile: 404 for a load.
+      expect((await app.send('POST', `/api/models/servers/${FOXTROT}/load`)).status).toBe(404);
     });
   });
 });
