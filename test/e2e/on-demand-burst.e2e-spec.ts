@@ -28,7 +28,8 @@ describe('A burst across six on-demand models with room for two', () => {
       models: NAMES,
       weightsMiB: Object.fromEntries(NAMES.map((n) => [n, 300])),
       server: { ctxSize: 512, parallel: 2 },
-      profile: { onDemand: { models: ['*'], idleTimeoutSeconds: 600 }, memoryBudget: '700MiB' },
+      // The budget from the environment this time (the other suites set it in the profile).
+      profile: { onDemand: { models: ['*'], idleTimeoutSeconds: 600 } },
       // A stop takes 300 ms (SIGTERM ignored, SIGKILL after the grace), as a real server takes
       // time to exit and give its memory back: loads must wait for it, not start on top of it.
       standin: { '*': { LOAD_MS: 150, RESPONSE_DELAY_MS: 200, CHUNK_DELAY_MS: 5, IGNORE_SIGTERM: 1 } },
@@ -36,6 +37,7 @@ describe('A burst across six on-demand models with room for two', () => {
         GATEWAY_QUEUE_TIMEOUT: String(QUEUE_TIMEOUT_SECONDS),
         GATEWAY_LOAD_TIMEOUT: '20',
         FLEET_STOP_GRACE_SECONDS: '0.3',
+        FLEET_MEMORY_BUDGET: '700MiB',
       },
     });
     const est = await estimates(app);
@@ -88,6 +90,7 @@ describe('A burst across six on-demand models with room for two', () => {
 
     expect(samples.length).toBeGreaterThan(20);
     for (const s of samples) {
+      expect(s.memory.budgetBytes).toBe(BUDGET);
       expect(s.memory.reservedBytes).toBeLessThanOrEqual(BUDGET);
       const withProcess = s.servers.filter((x) => x.pid !== null || HOLDING.includes(x.state)).map((x) => x.modelId);
       expect(withProcess.length).toBeLessThanOrEqual(2);

@@ -8,6 +8,8 @@
  * answer, `/v1/models`, `/health/ready` and `/metrics` say so, and the official `openai`
  * client sees the same.
  */
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import OpenAI from 'openai';
 import { formatBytes } from '../../src/common/units/memory-size';
 import { isPidAlive, waitFor } from '../support/fixtures';
@@ -471,5 +473,78 @@ describe('always servers that do not fit the budget at activation', () => {
     expect(byId[JULIET].reason).toContain(formatBytes(est[JULIET]));
     expect(byId[JULIET].reason).toContain('free');
     expect(byId[LIMA].reason).toContain(formatBytes(est[LIMA]));
+  });
+});
+
+describe('The budget from the machine, a budget lowered under a waiting load, and a load that fails', () => {
+  let app: FleetApp;
+  let est: Record<string, number>;
+  const [BUSY, BIG, BROKEN] = ['busy', 'big', 'broken'].map(idOf);
+  const servers = async (): Promise<ServersBody> => (await app.get<ServersBody>('/api/models/servers')).body;
+
+  beforeAll(async () => {
+    app = await startFleetApp({
+      models: ['busy', 'big', 'broken'],
+      weightsMiB: { busy: 300, big: 500, broken: 100 },
+      server: { ctxSize: 512, parallel: 1 },
+      profile: { onDemand: { models: ['*'], idleTimeoutSeconds: 600 } },
+      standin: {
+        '*': { LOAD_MS: 100, CHUNK_DELAY_MS: 200, CHUNKS: 40 },
+        // Dies at every start: its load fails once the restarts give up.
+        [BROKEN]: { EXIT_AT_ONCE: 1 },
+      },
+      env: { FLEET_MEMORY_RESERVE: '1GiB', GATEWAY_QUEUE_TIMEOUT: '20', FLEET_MAX_FAILURES: '2' },
+    });
+    est = await estimates(app);
+  });
+  afterAll(async () => app?.close());
+
+  it('is the machine’s memory (or its cgroup limit, where lower) minus FLEET_MEMORY_RESERVE by default', async () => {
+    let cgroup = Infinity;
+    try {
+      const text = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
+      if (/^\d+$/.test(text)) cgroup = Number(text);
+    } catch {
+      // No cgroup v2 limit here.
+    }
+    const expected = Math.max(0, Math.min(totalmem(), cgroup) - 1024 ** 3);
+    const body = await waitForServers(app, (b) => b.memory.budgetBytes === expected, 5000, 'auto budget');
+    expect(body.memory.freeBytes).toBe(expected);
+  });
+
+  it('refuses a waiting load with model_too_large once the budget is lowered below it', async () => {
+    const profile = (await app.get('/api/models/profiles/development')).body;
+    expect(
+      (await app.send('PUT', '/api/models/profiles/development', { ...profile, memoryBudget: '700MiB' })).status,
+    ).toBe(200);
+    await waitForServers(app, (b) => b.memory.budgetBytes === 700 * MiB, 5000, 'budget 700MiB');
+    expect(est[BUSY] + est[BIG]).toBeGreaterThan(700 * MiB);
+    // busy holds the room with an answer in flight; big waits in the queue for it.
+    const stream = openChat(app, BUSY, { max_tokens: 30, stream: true });
+    await waitFor(async () => serverOf(await servers(), BUSY).inFlight === 1, 5000, 20, 'busy in flight');
+    const waiting = openChat(app, BIG);
+    await waitForState(app, BIG, 'queued');
+    expect(
+      (await app.send('PUT', '/api/models/profiles/development', { ...profile, memoryBudget: '400MiB' })).status,
+    ).toBe(200);
+    const res = await waiting.answer;
+    expect(res.status).toBe(503);
+    expect(res.json().error).toMatchObject({ code: 'model_too_large', needBytes: est[BIG], budgetBytes: 400 * MiB });
+    expect(serverOf(await servers(), BIG)).toMatchObject({ state: 'unloaded', pid: null });
+    stream.abort();
+  });
+
+  it('answers the requests waiting for a load that fails with 503 model_not_running and the reason', async () => {
+    const res = await chat(app, BROKEN);
+    expect(res.status).toBe(503);
+    expect(res.json().error.code).toBe('model_not_running');
+    expect(res.json().error.message).toContain('its load did not succeed: gave up after 2 failures');
+    const broken = serverOf(await servers(), BROKEN);
+    expect(broken).toMatchObject({ state: 'failed', pid: null, memoryUsedBytes: null });
+    expect(broken.lastError).toContain('exited with code 1');
+    // Tried again on the next request (not answered from the failed state alone).
+    const starts = app.events().filter((e) => e.event === 'start' && e.alias === BROKEN).length;
+    expect((await chat(app, BROKEN)).status).toBe(503);
+    expect(app.events().filter((e) => e.event === 'start' && e.alias === BROKEN).length).toBeGreaterThan(starts);
   });
 });
