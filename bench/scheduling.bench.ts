@@ -17,8 +17,7 @@ import * as yaml from 'js-yaml';
 import { FleetService } from '../src/servers/fleet.service';
 import { TestApp, createTestApp, makeTestDirs } from '../test/support/create-test-app';
 import { STANDIN_PATH, freePort, freePortRange, httpRequest, waitFor } from '../test/support/fixtures';
-import { GgufType } from '../src/registry/gguf/gguf-reader';
-import { GgmlType, writeGgufFile } from '../test/support/gguf-writer';
+import { writeModel } from '../test/e2e/fleet.helpers';
 import { fmt } from './support';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -44,7 +43,7 @@ const STANDIN: Binary = {
   path: STANDIN_PATH,
   async models(dir, count) {
     const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push(await writeSizedModel(dir, `m${i}`, 64 * 2 ** 20));
+    for (let i = 0; i < count; i++) out.push(await writeModel(dir, `m${i}`, { weightsMiB: 64 }));
     return out;
   },
   env: { STANDIN_LOAD_MS: String(STANDIN_LOAD_MS), STANDIN_CHUNKS: '4', STANDIN_CHUNK_DELAY_MS: '0' },
@@ -62,28 +61,6 @@ const REAL: Binary = {
   },
   env: {},
 };
-
-/** A llama header whose estimate is about `bytes` (a declared token_embd; no tensor data is written). */
-async function writeSizedModel(dir: string, name: string, bytes: number): Promise<string> {
-  const embd = 256;
-  const rows = Math.round(bytes / (embd * 2));
-  const file = join(dir, `${name}-1B-F16.gguf`);
-  await writeGgufFile(file, {
-    architecture: 'llama',
-    name,
-    sizeLabel: '1B',
-    fileType: 1,
-    contextLength: 4096,
-    vocabSize: 1000,
-    extra: [
-      { key: 'llama.block_count', value: 2 },
-      { key: 'llama.embedding_length', value: embd },
-      { key: 'llama.attention.head_count', value: 4 },
-    ].map((e) => ({ ...e, type: GgufType.UINT32 })),
-    tensors: [{ name: 'token_embd.weight', dims: [embd, rows], type: GgmlType.F16 }],
-  });
-  return file;
-}
 
 /** POST a chat request; resolves with ms to the response head (the answer's first byte) and its status. */
 function firstByte(url: string, model: string): Promise<{ ms: number; status: number }> {
