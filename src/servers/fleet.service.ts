@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { totalmem } from 'node:os';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { Clock } from '../common/io/clock';
@@ -8,7 +7,6 @@ import { HttpClient } from '../common/io/http-client';
 import { PortProbe } from '../common/io/port-probe';
 import { ProcessLauncher } from '../common/io/process-launcher';
 import { ProcessMemory } from '../common/io/process-memory';
-import { MemoryBudgetSetting, autoBudget, parseCgroupMemoryMax, parseMemoryBudget } from '../common/units/memory-size';
 import type { StartMode } from '../common/vocabulary/server-states';
 import { FleetConfig, MagiConfig } from '../config/magi-config';
 import { magiConfig } from '../config/magi-config.provider';
@@ -30,6 +28,7 @@ import type {
   ServerView,
 } from './fleet.types';
 import type { FleetUsage } from './fleet-usage';
+import { FleetBudget } from './fleet-budget';
 import { HelpFlagsCache } from './help-flags-cache';
 import { PortAllocator } from './port-allocator';
 import { FleetPolicy, LoadEvent, LoadScheduler, LoadTicket, SchedulingHost } from './load-scheduler';
@@ -38,8 +37,6 @@ import { AT_REST } from './server-state';
 import { ServerNotFoundError } from './server.error';
 import { ServerSupervisor, SupervisorDeps } from './server-supervisor';
 
-/** cgroup v2's memory limit of the container MAGI runs in (`max` when none). */
-const CGROUP_MEMORY_MAX = '/sys/fs/cgroup/memory.max';
 /** How often idle on-demand servers are looked for (and the queue tried again). */
 const TICK_MS = 250;
 /** Running servers' memory is measured every this many ticks. */
@@ -90,8 +87,6 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
   private startModes = new Map<string, StartMode>();
   private profile: Profile | null = null;
   private readonly scheduler: LoadScheduler;
-  private machineBytes: { total: number; cgroup: number | null } = { total: totalmem(), cgroup: null };
-  private budgetCache: { text: string | undefined; setting: MemoryBudgetSetting } | null = null;
   private tick: NodeJS.Timeout | null = null;
   private ticks = 0;
   private missing: string[] = [];
@@ -108,10 +103,11 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     launcher: ProcessLauncher,
     http: HttpClient,
     clock: Clock,
-    private readonly files: FileStore,
+    files: FileStore,
     portProbe: PortProbe,
     events: EventEmitter2,
     private readonly processMemory: ProcessMemory,
+    private readonly budget: FleetBudget,
     @Inject(magiConfig.KEY) config: MagiConfig,
   ) {
     this.config = config.fleet;
@@ -154,10 +150,6 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** Starts the fleet for the active profile without waiting for readiness (the API listens at once). */
   onApplicationBootstrap(): void {
-    void this.files
-      .readText(CGROUP_MEMORY_MAX)
-      .then((text) => (this.machineBytes = { total: totalmem(), cgroup: parseCgroupMemoryMax(text) }))
-      .catch(() => undefined);
     this.tick = setInterval(() => this.onTick(), TICK_MS).unref();
     this.subscriptions.push(
       this.registry.changes$.subscribe(() => this.reconcileInBackground('registry changed')),
@@ -366,32 +358,10 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
   policy(): FleetPolicy {
     const profile = this.profile;
     return {
-      budgetBytes: this.budgetBytes(profile),
+      budgetBytes: this.budget.bytesFor(profile?.memoryBudget),
       maxRunning: profile?.maxRunning ?? null,
       idleTimeoutMs: (profile?.onDemand?.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS) * 1000,
     };
-  }
-
-  /** The profile's memoryBudget, else FLEET_MEMORY_BUDGET; `auto` from the machine (or cgroup) minus the reserve. */
-  private budgetBytes(profile: Profile | null): number | null {
-    const text = profile?.memoryBudget;
-    let cache = this.budgetCache;
-    if (cache === null || cache.text !== text) {
-      let setting = this.config.memoryBudget;
-      if (text !== undefined) {
-        try {
-          setting = parseMemoryBudget(text, 'memoryBudget');
-        } catch {
-          // The profile was validated when written; a hand-edit that broke it falls back to the configuration.
-        }
-      }
-      cache = this.budgetCache = { text, setting };
-    }
-    const { setting } = cache;
-    if (setting === 'off') return null;
-    if (setting === 'auto')
-      return autoBudget(this.machineBytes.total, this.machineBytes.cgroup, this.config.memoryReserveBytes);
-    return setting;
   }
 
   /** The budget and what the fleet's servers count for now. */

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ProfilesModule } from '../profiles/profiles.module';
 import { RegistryModule } from '../registry/registry.module';
+import { FleetBudget } from './fleet-budget';
 import { FleetMetrics } from './fleet-metrics';
 import { FleetService } from './fleet.service';
 import { FleetUsage } from './fleet-usage';
@@ -10,7 +11,7 @@ import { ServersController } from './servers.controller';
 @Module({
   imports: [RegistryModule, ProfilesModule],
   controllers: [ServersController],
-  providers: [FleetService, FleetMetrics, { provide: FleetUsage, useExisting: FleetService }],
+  providers: [FleetService, FleetBudget, FleetMetrics, { provide: FleetUsage, useExisting: FleetService }],
   exports: [FleetService, FleetUsage],
 })
 export class ServersModule {}

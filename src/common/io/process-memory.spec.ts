@@ -104,32 +104,29 @@ describe('ProcfsProcessMemory (real processes)', () => {
 
     // Node cannot mmap a file; python3 maps it as llama.cpp maps a model (read-only, shared).
     // .ci/run installs python3 where the machine lacks it.
-    it(
-      'counts a mapped model file at its whole size however little of it is resident, found through a symlink',
-      async () => {
-        const model = join(dir, 'model-Q4_K_M.gguf');
-        writeFileSync(model, Buffer.alloc(32 * MIB, 7));
-        const link = join(dir, 'current.gguf');
-        symlinkSync(model, link);
-        const child = await start('python3', [
-          '-c',
-          [
-            'import mmap, sys, time',
-            `f = open(${JSON.stringify(model)}, "rb")`,
-            'm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)',
-            'sum(m[i] for i in range(0, 4 * 1024 * 1024, 4096))',
-            'print("ready", flush=True)',
-            'time.sleep(60)',
-          ].join('\n'),
-        ]);
-        const without = (await sut.residentBytes(child.pid!, []))!;
-        const withModel = (await sut.residentBytes(child.pid!, [link]))!;
-        expect(withModel).toBeGreaterThanOrEqual(32 * MIB);
-        // 32 MiB mapped, 4 MiB of it touched (plus the kernel's fault-around).
-        expect(Math.abs(withModel - without - 28 * MIB)).toBeLessThan(1 * MIB);
-        expect(await sut.residentBytes(child.pid!, [join(dir, 'other.gguf')])).toBeLessThan(withModel);
-      },
-    );
+    it('counts a mapped model file at its whole size however little of it is resident, found through a symlink', async () => {
+      const model = join(dir, 'model-Q4_K_M.gguf');
+      writeFileSync(model, Buffer.alloc(32 * MIB, 7));
+      const link = join(dir, 'current.gguf');
+      symlinkSync(model, link);
+      const child = await start('python3', [
+        '-c',
+        [
+          'import mmap, sys, time',
+          `f = open(${JSON.stringify(model)}, "rb")`,
+          'm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)',
+          'sum(m[i] for i in range(0, 4 * 1024 * 1024, 4096))',
+          'print("ready", flush=True)',
+          'time.sleep(60)',
+        ].join('\n'),
+      ]);
+      const without = (await sut.residentBytes(child.pid!, []))!;
+      const withModel = (await sut.residentBytes(child.pid!, [link]))!;
+      expect(withModel).toBeGreaterThanOrEqual(32 * MIB);
+      // 32 MiB mapped, 4 MiB of it touched (plus the kernel's fault-around).
+      expect(Math.abs(withModel - without - 28 * MIB)).toBeLessThan(1 * MIB);
+      expect(await sut.residentBytes(child.pid!, [join(dir, 'other.gguf')])).toBeLessThan(withModel);
+    });
 
     it('is null once the process is gone', async () => {
       const child = spawn(process.execPath, ['-e', '']);
