@@ -16,7 +16,8 @@ export class OpenAiModelsController {
     summary: 'OpenAI model list',
     description:
       "LiteLLM's list (cached MODELS_CACHE_TTL s) when LITELLM_BASE_URL is set; when it fails the last good list, else the fleet's " +
-      "ready models plus FALLBACK_MODELS. Without LiteLLM: the fleet's models, the active profile's aliases and the tiers with a ready server.",
+      "ready models plus FALLBACK_MODELS. Without LiteLLM: the fleet's models, each with its status (loaded, loading, unloaded), " +
+      "the active profile's aliases, and the tiers a request can be served by (a ready server, or an on-demand model to load).",
   })
   @ApiOkResponse({
     type: OpenAiModelListDto,
