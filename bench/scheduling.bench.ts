@@ -10,9 +10,9 @@
  *   loads, the highest reserved memory seen against the budget, and each request's wait.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpReq } from 'node:http';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { FleetService } from '../src/servers/fleet.service';
 import { TestApp, createTestApp, makeTestDirs } from '../test/support/create-test-app';
@@ -23,7 +23,13 @@ import { fmt } from './support';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const STANDIN_LOAD_MS = 300;
 const REAL_BINARY = process.env.LLAMA_SERVER_PATH ?? '';
-const REAL_MODEL = process.env.LLAMA_TEST_MODEL ?? '';
+/**
+ * The real model: BENCH_LOAD_MODEL when set — a model that takes a real load time, e.g.
+ * `python3 bench/tiny-llama.py <llama.cpp> small.gguf 1024 2816 16` (1.1 GB) — else the tiny
+ * BENCH_LLAMA_MODEL (or LLAMA_TEST_MODEL), whose 0.1 s load makes every millisecond of
+ * overhead look large.
+ */
+const REAL_MODEL = process.env.BENCH_LOAD_MODEL ?? process.env.BENCH_LLAMA_MODEL ?? process.env.LLAMA_TEST_MODEL ?? '';
 const SERVER_ARGS = ['--ctx-size', '2048', '--parallel', '1'];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -43,19 +49,25 @@ const STANDIN: Binary = {
   path: STANDIN_PATH,
   async models(dir, count) {
     const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push(await writeModel(dir, `m${i}`, { weightsMiB: 64 }));
+    // Large enough that the stand-in's own ~50 MB of Node stays well inside each estimate.
+    for (let i = 0; i < count; i++) out.push(await writeModel(dir, `m${i}`, { weightsMiB: 256 }));
     return out;
   },
   env: { STANDIN_LOAD_MS: String(STANDIN_LOAD_MS), STANDIN_CHUNKS: '4', STANDIN_CHUNK_DELAY_MS: '0' },
 };
 
 const REAL: Binary = {
-  label: 'real llama-server (tiny model)',
+  label: `real llama-server (${basename(REAL_MODEL)}, ${existsSync(REAL_MODEL) ? fmt(statSync(REAL_MODEL).size / 2 ** 20) : '?'} MiB)`,
   path: REAL_BINARY,
   async models(dir, count) {
     return Array.from({ length: count }, (_, i) => {
-      const file = join(dir, `tiny-${i}.gguf`);
-      copyFileSync(REAL_MODEL, file);
+      // Links, not copies: one file's pages in the cache, several registry ids.
+      const file = join(dir, `real-${i}.gguf`);
+      try {
+        linkSync(REAL_MODEL, file);
+      } catch {
+        copyFileSync(REAL_MODEL, file);
+      }
       return file;
     });
   },
@@ -223,7 +235,7 @@ async function burst(): Promise<string> {
   // Room for two: the budget is 2.5 estimates.
   const budget = Math.floor(2.5 * estimate);
   const b = await bootMagi(
-    { ...STANDIN, env: { ...STANDIN.env, STANDIN_HOLD_BYTES: String(Math.floor(estimate * 0.8)) } },
+    { ...STANDIN, env: { ...STANDIN.env, STANDIN_HOLD_BYTES: String(Math.floor(estimate * 0.6)) } },
     6,
     {
       memoryBudget: `${budget}B`,
@@ -266,7 +278,7 @@ export async function run(): Promise<string> {
     `Median of ${ROUNDS} rounds each. "By hand": the same binary and model spawned directly, /health polled every 10 ms, then the same request; ` +
       'for a swap, SIGTERM to the running one and its exit first. "Through MAGI": the request alone, sent to an unloaded ' +
       'on-demand model (cold start) or alternating between two models with maxRunning 1 (swap). Time to the first byte of the answer.' +
-      (bins.includes(REAL) ? '' : ' (The real llama-server rows need LLAMA_SERVER_PATH and LLAMA_TEST_MODEL.)'),
+      (bins.includes(REAL) ? '' : ' (The real llama-server rows need LLAMA_SERVER_PATH and BENCH_LOAD_MODEL.)'),
     '',
     '| case | by hand | through MAGI | added | ratio |',
     '|---|---|---|---|---|',

@@ -5,7 +5,10 @@ parameters, 17 MB) and a real tokenizer copied from llama.cpp's own vocab file
 token on one core — about what the gateway bench's stand-in does — through llama-server's
 real HTTP stack, slots and SSE.
 
-    python3 bench/tiny-llama.py <llama.cpp checkout> <out.gguf>
+    python3 bench/tiny-llama.py <llama.cpp checkout> <out.gguf> [n_embd n_ff n_layer]
+
+The optional sizes make a larger model of the same kind, e.g. `1024 2816 16` (270M parameters,
+1.1 GB) for benches where the load time of a real model matters (bench/scheduling.bench.ts).
 
 Needs numpy (Debian: python3-numpy) and the checkout's gguf-py. README ("Against a real
 llama-server") says where a checkout comes from when GitHub is out of reach.
@@ -18,10 +21,13 @@ import numpy as np  # noqa: E402
 from gguf import GGUFReader, GGUFValueType, GGUFWriter  # noqa: E402
 
 N_EMBD, N_HEAD, N_FF, N_LAYER = 64, 4, 128, 2
+if len(sys.argv) > 3:
+    N_EMBD, N_FF, N_LAYER = (int(x) for x in sys.argv[3:6])
+    N_HEAD = max(4, N_EMBD // 64)
 
 vocab = GGUFReader(f'{llama_cpp}/models/ggml-vocab-llama-spm.gguf')
 w = GGUFWriter(out, 'llama')
-w.add_name('TinyLlama Bench 4M')
+w.add_name('TinyLlama Bench 4M' if N_EMBD == 64 else f'TinyLlama Bench {N_EMBD}x{N_LAYER}')
 w.add_context_length(2048)
 w.add_embedding_length(N_EMBD)
 w.add_block_count(N_LAYER)
