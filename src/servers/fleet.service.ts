@@ -1,3 +1,4 @@
+/** The llama-server fleet: which servers the active profile wants, their supervisors, the scheduler around them, and the views other modules read. */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { Observable, Subject, Subscription } from 'rxjs';

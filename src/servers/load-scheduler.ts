@@ -1,3 +1,4 @@
+/** The fleet's side of scheduling: per-server usage, load tickets, and the pure scheduler's decisions carried out. */
 import { Logger } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import type { AppError } from '../common/errors/app-error';

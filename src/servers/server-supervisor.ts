@@ -1,3 +1,4 @@
+/** One llama-server process under supervision: launch, readiness, restarts with back-off, stop, and its log. */
 import { Logger } from '@nestjs/common';
 import type { EventEmitter2 } from '@nestjs/event-emitter';
 import type { Clock } from '../common/io/clock';
