@@ -523,7 +523,7 @@ export class FleetService implements OnApplicationBootstrap, BeforeApplicationSh
     const view: ServerView = {
       ...sup.view(),
       // A load waiting for a stopping process shows as queued once that process is gone.
-      state: this.scheduler.phaseOf(sup.modelId) === 'queued' && AT_REST.has(sup.state) ? 'queued' : sup.state,
+      state: this.scheduler.schedStateOf(sup),
       startMode: this.startModeOf(sup.modelId),
       memoryEstimateBytes: this.estimateOf(sup.modelId),
       memoryUsedBytes: sup.pid === null ? null : usage.usedBytes,

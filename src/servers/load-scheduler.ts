@@ -372,8 +372,8 @@ export class LoadScheduler {
     };
   }
 
-  /** A server that rests with a place in the queue is `queued` to the scheduler (its stop just ended). */
-  private schedStateOf(sup: ServerSupervisor): SchedServer['state'] {
+  /** A server that rests with a place in the queue is `queued` (its stop just ended); else its supervisor's state. */
+  schedStateOf(sup: ServerSupervisor): SchedServer['state'] {
     const u = this.usage.get(sup.modelId);
     if (u?.queuedAt != null && AT_REST.has(sup.state)) return 'queued';
     return sup.state;
