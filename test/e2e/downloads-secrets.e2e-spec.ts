@@ -3,17 +3,16 @@
  * gated repository, reaches the hub only, and is in no answer, no log line and no job record
  * — through listings, downloads with dropped connections, a failed job and hub refusals.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { corpusModelFiles, startHubFixture, type HubFixture } from '../fixtures/hub-fixture';
-import { makeTestDirs, testEnv } from '../support/create-test-app';
-import { freePort, httpRequest, waitFor } from '../support/fixtures';
+import { makeTestDirs } from '../support/create-test-app';
+import { httpRequest } from '../support/fixtures';
+import { type MagiProcess, startMagiProcess } from '../support/magi-process';
 import { readJobEvents, waitForJob } from './downloads.helpers';
 
 jest.setTimeout(180_000);
 
-const ROOT = resolve(__dirname, '..', '..');
 const TOKEN = 'hf_MAGISECRETdownloadtoken0123456789';
 const GATED = 'magi-test/Gated-GGUF';
 const MiB = 1024 * 1024;
@@ -34,28 +33,15 @@ afterAll(async () => hub?.close());
 
 it('never puts HF_TOKEN in an answer, a log line or a job record', async () => {
   const dirs = makeTestDirs('magi-hf-secrets-');
-  const port = await freePort();
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...testEnv(dirs, { PORT: String(port), LOG_LEVEL: 'debug', HF_ENDPOINT: hub.url, HF_TOKEN: TOKEN }),
-      TS_NODE_TRANSPILE_ONLY: 'true',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let logs = '';
-  child.stdout.on('data', (c: Buffer) => (logs += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (logs += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const base = `http://127.0.0.1:${port}`;
   const bodies: string[] = [];
+  let magi: MagiProcess | undefined;
   try {
-    await waitFor(
-      async () => (await httpRequest(`${base}/health/live`, { timeoutMs: 1000 }).catch(() => null))?.status === 200,
-      120_000,
-      200,
-      'MAGI listening',
-    );
+    magi = await startMagiProcess({
+      dirs,
+      env: { LOG_LEVEL: 'debug', HF_ENDPOINT: hub.url, HF_TOKEN: TOKEN },
+      readyTimeoutMs: 120_000,
+    });
+    const base = magi.url;
     const listing = await httpRequest(`${base}/api/models/hub/${GATED}`, { timeoutMs: 30_000 });
     expect(listing.status).toBe(200);
     bodies.push(listing.body);
@@ -85,9 +71,9 @@ it('never puts HF_TOKEN in an answer, a log line or a job record', async () => {
     );
     bodies.push((await httpRequest(`${base}/metrics`)).body);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await magi?.stop();
   }
+  const logs = magi.output();
   const record = readFileSync(join(dirs.data, 'downloads.json'), 'utf8');
   rmSync(dirs.root, { recursive: true, force: true });
 

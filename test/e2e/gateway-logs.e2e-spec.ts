@@ -3,16 +3,15 @@
  * under ts-node) on a stand-in fleet, its stdout parsed line by line. One structured
  * line per request with model, upstream port, status and duration; never prompt text.
  */
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { makeTestDirs, testEnv } from '../support/create-test-app';
-import { STANDIN_PATH, freePort, freePortRange, httpRequest, waitFor } from '../support/fixtures';
+import { join } from 'node:path';
+import { makeTestDirs } from '../support/create-test-app';
+import { STANDIN_PATH, freePortRange, httpRequest, waitFor } from '../support/fixtures';
+import { type MagiProcess, startMagiProcess } from '../support/magi-process';
 import { writeModel } from './fleet.helpers';
 
 jest.setTimeout(120_000);
 
-const ROOT = resolve(__dirname, '..', '..');
 const TOKEN = 'gw-log-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const PROMPT = 'MAGIPROMPT the quick brown fox must never reach a log';
@@ -21,50 +20,32 @@ type Line = Record<string, unknown>;
 
 describe('gateway request logs (real process)', () => {
   const dirs = makeTestDirs('magi-gwlogs-');
-  let output = '';
+  let magi: MagiProcess;
   let url = '';
-  let kill: () => void = () => undefined;
-  let exited: Promise<void> = Promise.resolve();
   let model = '';
 
-  const lines = (): Line[] =>
-    output
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Line);
   const gatewayLines = (): Line[] =>
-    lines().filter((l) => l.context === 'GatewayService' && String(l.msg).startsWith('Gateway request'));
+    magi.lines().filter((l) => l.context === 'GatewayService' && String(l.msg).startsWith('Gateway request'));
 
   beforeAll(async () => {
     await writeModel(dirs.models, 'logged');
     writeFileSync(join(dirs.profiles, 'logs.yaml'), "name: logs\nenabledModels: ['*']\n");
-    const [port, range] = await Promise.all([freePort(), freePortRange(3)]);
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-      cwd: ROOT,
+    const range = await freePortRange(3);
+    magi = await startMagiProcess({
+      dirs,
       env: {
-        ...testEnv(dirs, {
-          LOG_LEVEL: 'info',
-          PORT: String(port),
-          API_TOKENS: TOKEN,
-          ACTIVE_PROFILE: 'logs',
-          LLAMA_SERVER_PATH: STANDIN_PATH,
-          PORT_RANGE: `${range[0]}-${range[1]}`,
-          READINESS_CHECK_INTERVAL: '0.1',
-          STANDIN_LOAD_MS: '50',
-          STANDIN_CHUNK_DELAY_MS: '5',
-        }),
-        TS_NODE_TRANSPILE_ONLY: 'true',
+        LOG_LEVEL: 'info',
+        API_TOKENS: TOKEN,
+        ACTIVE_PROFILE: 'logs',
+        LLAMA_SERVER_PATH: STANDIN_PATH,
+        PORT_RANGE: `${range[0]}-${range[1]}`,
+        READINESS_CHECK_INTERVAL: '0.1',
+        STANDIN_LOAD_MS: '50',
+        STANDIN_CHUNK_DELAY_MS: '5',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    exited = new Promise((r) => child.on('exit', () => r()));
-    kill = () => child.kill('SIGTERM');
-    url = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => {
-        const res = await httpRequest(`${url}/api/models/servers`, { headers: AUTH }).catch(() => null);
+      // Started means a server is ready: the test sends its requests to that model.
+      ready: async (base) => {
+        const res = await httpRequest(`${base}/api/models/servers`, { headers: AUTH }).catch(() => null);
         const ready =
           res?.status === 200
             ? res
@@ -74,15 +55,12 @@ describe('gateway request logs (real process)', () => {
         if (ready) model = ready.modelId;
         return !!ready;
       },
-      60_000,
-      100,
-      'a ready server',
-    );
+    });
+    url = magi.url;
   });
 
   afterAll(async () => {
-    kill();
-    await exited;
+    await magi?.stop();
     rmSync(dirs.root, { recursive: true, force: true });
   });
 
@@ -129,7 +107,7 @@ describe('gateway request logs (real process)', () => {
       status: 404,
       error: 'model_not_found',
     });
-    expect(output).not.toContain('MAGIPROMPT');
-    expect(output).not.toContain(TOKEN);
+    expect(magi.output()).not.toContain('MAGIPROMPT');
+    expect(magi.output()).not.toContain(TOKEN);
   });
 });

@@ -4,35 +4,25 @@
  * line by line. Every load, eviction, idle stop and cancellation is one line with the model,
  * the trigger (or reason) and the memory figures.
  */
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { makeTestDirs, testEnv } from '../support/create-test-app';
-import { STANDIN_PATH, freePort, freePortRange, httpRequest, waitFor } from '../support/fixtures';
+import { join } from 'node:path';
+import { makeTestDirs } from '../support/create-test-app';
+import { STANDIN_PATH, freePortRange, httpRequest, waitFor } from '../support/fixtures';
+import { type LogLine as Line, type MagiProcess, startMagiProcess } from '../support/magi-process';
 import { idOf, writeModel, writeProfile } from './fleet.helpers';
 import { MiB, chatBody } from './on-demand.helpers';
 
 jest.setTimeout(120_000);
 
-const ROOT = resolve(__dirname, '..', '..');
 const [ALPHA, BRAVO, SLOW] = ['alpha', 'bravo', 'slow'].map(idOf);
 const BUDGET = 400 * MiB;
 
-type Line = Record<string, any>;
-
 describe('scheduler log lines (real process)', () => {
   const dirs = makeTestDirs('magi-odlogs-');
-  let output = '';
+  let magi: MagiProcess;
   let url = '';
-  let kill: () => void = () => undefined;
-  let exited: Promise<void> = Promise.resolve();
 
-  const lines = (): Line[] =>
-    output
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Line);
-  const scheduler = (): Line[] => lines().filter((l) => l.context === 'FleetScheduler');
+  const scheduler = (): Line[] => magi.lines().filter((l) => l.context === 'FleetScheduler');
   const loads = (modelId: string) =>
     scheduler().filter((l) => l.modelId === modelId && l.msg.startsWith('Model loading'));
   const unloads = (modelId: string, reason: string) =>
@@ -56,40 +46,24 @@ describe('scheduler log lines (real process)', () => {
     );
     const config = join(dirs.root, 'standin-config.json');
     writeFileSync(config, JSON.stringify({ '*': { LOAD_MS: 100 }, [SLOW]: { LOAD_MS: 5000 } }));
-    const [port, range] = await Promise.all([freePort(), freePortRange(5)]);
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-      cwd: ROOT,
+    const range = await freePortRange(5);
+    magi = await startMagiProcess({
+      dirs,
       env: {
-        ...testEnv(dirs, {
-          LOG_LEVEL: 'info',
-          PORT: String(port),
-          ACTIVE_PROFILE: 'logs',
-          LLAMA_SERVER_PATH: STANDIN_PATH,
-          PORT_RANGE: `${range[0]}-${range[1]}`,
-          READINESS_CHECK_INTERVAL: '0.1',
-          FLEET_STOP_GRACE_SECONDS: '2',
-          STANDIN_CONFIG: config,
-        }),
-        TS_NODE_TRANSPILE_ONLY: 'true',
+        LOG_LEVEL: 'info',
+        ACTIVE_PROFILE: 'logs',
+        LLAMA_SERVER_PATH: STANDIN_PATH,
+        PORT_RANGE: `${range[0]}-${range[1]}`,
+        READINESS_CHECK_INTERVAL: '0.1',
+        FLEET_STOP_GRACE_SECONDS: '2',
+        STANDIN_CONFIG: config,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    exited = new Promise((r) => child.on('exit', () => r()));
-    kill = () => child.kill('SIGTERM');
-    url = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => (await httpRequest(`${url}/api/models/servers`).catch(() => null))?.status === 200,
-      60_000,
-      100,
-      'MAGI listening',
-    );
+    url = magi.url;
   });
 
   afterAll(async () => {
-    kill();
-    await exited;
+    await magi?.stop();
     rmSync(dirs.root, { recursive: true, force: true });
   });
 

@@ -3,42 +3,16 @@
  * reach a response body or a log line, even when upstreams echo them back in their errors;
  * and an invalid LLM_PROVIDER stops start-up with its one line and exit code 1.
  */
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { makeTestDirs, testEnv } from '../support/create-test-app';
-import { freePort, httpRequest, waitFor } from '../support/fixtures';
+import { makeTestDirs } from '../support/create-test-app';
+import { httpRequest } from '../support/fixtures';
+import { type MagiProcess, spawnMagiProcess, startMagiProcess } from '../support/magi-process';
 import { startLiteLlmFixture, type LiteLlmFixture } from '../fixtures/litellm-fixture';
 import { startLmStudioFixture, type LmStudioFixture } from '../fixtures/lmstudio-fixture';
 import { startOllamaFixture, type OllamaFixture } from '../fixtures/ollama-fixture';
 import { maskOpenAiKey, startOpenAiFixture, type OpenAiFixture } from '../fixtures/openai-fixture';
 
 jest.setTimeout(120_000);
-
-const ROOT = resolve(__dirname, '..', '..');
-
-interface Proc {
-  output: () => string;
-  exited: Promise<number | null>;
-  kill: () => void;
-}
-
-/** Runs MAGI's main.ts as its own process with `env`, collecting stdout and stderr. */
-function runMain(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...env, TS_NODE_TRANSPILE_ONLY: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return {
-    output: () => output,
-    exited: new Promise((r) => child.on('exit', (code) => r(code))),
-    kill: () => child.kill('SIGTERM'),
-  };
-}
 
 describe('secrets', () => {
   const OPENAI_KEY = 'sk-MAGISECRETopenai0123456789wxyz';
@@ -64,37 +38,28 @@ describe('secrets', () => {
 
   it('never puts an API key, token or URL password in a response or a log line', async () => {
     const dirs = makeTestDirs('magi-secrets-');
-    const port = await freePort();
-    const proc = runMain(
-      testEnv(dirs, {
-        PORT: String(port),
-        LOG_LEVEL: 'debug',
-        LLM_PROVIDER: 'ollama',
-        API_TOKENS: API_TOKEN,
-        OPENAI_API_KEY: OPENAI_KEY,
-        OPENAI_VERIFY: 'true',
-        OPENAI_BASE_URL: `${openai.url}/v1`,
-        LITELLM_BASE_URL: litellm.url,
-        LITELLM_API_KEY: LITELLM_KEY,
-        LMSTUDIO_BASE_URL: `http://magi:${URL_PASSWORD}@127.0.0.1:${lmstudio.port}/v1`,
-        OLLAMA_BASE_URL: ollama.url,
-        LLAMACPP_BASE_URL: 'http://127.0.0.1:9',
-      }),
-    );
-    const base = `http://127.0.0.1:${port}`;
     const auth = { Authorization: `Bearer ${API_TOKEN}` };
     const bodies: string[] = [];
+    let proc: MagiProcess | undefined;
     try {
-      await waitFor(
-        async () => {
-          const code = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('running'), 0))]);
-          if (code !== 'running') throw new Error(`MAGI exited early:\n${proc.output()}`);
-          return (await httpRequest(`${base}/health/live`, { timeoutMs: 1000 }).catch(() => null))?.status === 200;
+      proc = await startMagiProcess({
+        dirs,
+        env: {
+          LOG_LEVEL: 'debug',
+          LLM_PROVIDER: 'ollama',
+          API_TOKENS: API_TOKEN,
+          OPENAI_API_KEY: OPENAI_KEY,
+          OPENAI_VERIFY: 'true',
+          OPENAI_BASE_URL: `${openai.url}/v1`,
+          LITELLM_BASE_URL: litellm.url,
+          LITELLM_API_KEY: LITELLM_KEY,
+          LMSTUDIO_BASE_URL: `http://magi:${URL_PASSWORD}@127.0.0.1:${lmstudio.port}/v1`,
+          OLLAMA_BASE_URL: ollama.url,
+          LLAMACPP_BASE_URL: 'http://127.0.0.1:9',
         },
-        90_000,
-        200,
-        'MAGI listening',
-      );
+        readyTimeoutMs: 90_000,
+      });
+      const base = proc.url;
       for (const path of [
         '/api/llm-status',
         '/api/models',
@@ -119,8 +84,7 @@ describe('secrets', () => {
         (await httpRequest(`${base}/api/llm-status`, { headers: { Authorization: `Bearer ${OPENAI_KEY}` } })).body,
       );
     } finally {
-      proc.kill();
-      await proc.exited;
+      await proc?.stop();
       rmSync(dirs.root, { recursive: true, force: true });
     }
     const providers = JSON.parse(bodies[2]);
@@ -158,7 +122,7 @@ describe('secrets', () => {
 describe('LLM_PROVIDER validation', () => {
   it('stops start-up with one line and exit code 1 for an invalid provider', async () => {
     const dirs = makeTestDirs('magi-badprovider-');
-    const proc = runMain(testEnv(dirs, { PORT: String(await freePort()), LLM_PROVIDER: 'foo' }));
+    const proc = await spawnMagiProcess({ dirs, env: { LLM_PROVIDER: 'foo' } });
     const code = await proc.exited;
     rmSync(dirs.root, { recursive: true, force: true });
     expect(code).toBe(1);

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -50,6 +51,30 @@ const MAX_RUNNING = 65535;
 const FINITE = { allowNaN: false, allowInfinity: false };
 /** Model ids are `[a-z0-9_]`; globs add `*` and `?`. `-` and `.` are allowed for ids of other sources. */
 const MODEL_PATTERN = /^[a-z0-9_.*?-]+$/;
+
+/**
+ * A list of model ids or glob patterns (enabledModels, onDemand.models): its schema and its
+ * checks, with `field` naming the list in the pattern message.
+ */
+function ModelPatternList(field: string, example: string[]): PropertyDecorator {
+  const { enabledModels: maxItems, modelPattern: maxLength } = PROFILE_LIMITS;
+  return applyDecorators(
+    // The item bounds are given to Swagger here: the CLI plugin's class-validator shim reads MinLength and
+    // MaxLength only where they are written on the field, not inside this decorator.
+    ApiProperty({ type: [String], minLength: 1, maxLength, maxItems, example }),
+    // class-validator lists failures in the order the checks were applied; stacked decorators apply
+    // bottom-up, so these stand bottom-up (Matches first, IsArray last) and the messages keep their order.
+    Matches(MODEL_PATTERN, {
+      each: true,
+      message: `each value in ${field} must be a model id or a glob pattern (a-z, 0-9, _ - . and the wildcards * ?)`,
+    }),
+    MaxLength(maxLength, { each: true }),
+    MinLength(1, { each: true }),
+    IsString({ each: true }),
+    ArrayMaxSize(maxItems),
+    IsArray(),
+  );
+}
 
 /** An integer ≥ 0, or `auto` / `all` (llama-server's `--n-gpu-layers` words). */
 function IsGpuLayers(options?: ValidationOptions): PropertyDecorator {
@@ -269,17 +294,7 @@ export class ProfileServerSettingsDto implements ProfileServerSettings {
 
 export class OnDemandDto {
   /** Enabled models that start on their first request instead of at activation: ids or globs as in enabledModels. */
-  @ApiProperty({ type: [String], example: ['qwen3_*'], maxItems: PROFILE_LIMITS.enabledModels })
-  @IsArray()
-  @ArrayMaxSize(PROFILE_LIMITS.enabledModels)
-  @IsString({ each: true })
-  @MinLength(1, { each: true })
-  @MaxLength(PROFILE_LIMITS.modelPattern, { each: true })
-  @Matches(MODEL_PATTERN, {
-    each: true,
-    message:
-      'each value in onDemand.models must be a model id or a glob pattern (a-z, 0-9, _ - . and the wildcards * ?)',
-  })
+  @ModelPatternList('onDemand.models', ['qwen3_*'])
   models: string[];
 
   /**
@@ -315,16 +330,7 @@ export class ProfileDto {
   description?: string;
 
   /** Model ids the fleet runs under this profile; glob patterns (`*`, `?`) allowed. */
-  @ApiProperty({ type: [String], example: ['qwen3_4b_q4km', 'llama_*_8b_*'], maxItems: PROFILE_LIMITS.enabledModels })
-  @IsArray()
-  @ArrayMaxSize(PROFILE_LIMITS.enabledModels)
-  @IsString({ each: true })
-  @MinLength(1, { each: true })
-  @MaxLength(PROFILE_LIMITS.modelPattern, { each: true })
-  @Matches(MODEL_PATTERN, {
-    each: true,
-    message: 'each value in enabledModels must be a model id or a glob pattern (a-z, 0-9, _ - . and the wildcards * ?)',
-  })
+  @ModelPatternList('enabledModels', ['qwen3_4b_q4km', 'llama_*_8b_*'])
   enabledModels: string[];
 
   /** Per-tier settings, each tier at most once. */
