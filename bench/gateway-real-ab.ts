@@ -45,7 +45,8 @@ async function main(): Promise<void> {
     magis.forEach((m, i) => {
       targets[labels[i]] = { url: `${m.info.url}/v1/chat/completions`, model: m.info.servers[0].modelId };
     });
-    const names = Object.keys(targets);
+    // Not Object.keys: a label that reads as a number (a short commit hash) would sort first.
+    const names = ['direct', ...labels.slice(0, magis.length)];
     type Cell = { name: string; run: (t: { url: string; model: string }) => Promise<LoadResult | StreamResult> };
     const cells: Cell[] = [
       { name: 'JSON, 1 connection', run: (t) => jsonLoad(t.url, chatBody(t.model, false, TOKENS), 1, SECONDS) },
