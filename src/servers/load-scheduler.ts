@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import type { AppError } from '../common/errors/app-error';
 import { formatBytes } from '../common/units/memory-size';
-import type { StartMode } from '../common/vocabulary/server-states';
+import type { ServerState, StartMode } from '../common/vocabulary/server-states';
 import { AT_REST } from './server-state';
 import { ModelTooLargeError } from './server.error';
 import type { ServerSupervisor } from './server-supervisor';
@@ -240,7 +240,7 @@ export class LoadScheduler {
   }
 
   /** A server's state changed: a ready server is used from now; a failed load forgets its API wait. */
-  stateChanged(modelId: string, from: string, to: string): void {
+  stateChanged(modelId: string, from: ServerState, to: ServerState): void {
     const u = this.use(modelId);
     if (to === 'ready') {
       u.kept = false;
@@ -263,9 +263,9 @@ export class LoadScheduler {
     }
     // Back at rest with no load waiting (cancelled, unloaded, stopped): the next load has its own trigger.
     if ((to === 'unloaded' || to === 'stopped') && u.queuedAt === null) u.trigger = null;
-    if (AT_REST.has(to as never)) u.usedBytes = null;
+    if (AT_REST.has(to)) u.usedBytes = null;
     // A process ended (stopped, crashed for good): its memory is back.
-    if (!AT_REST.has(from as never) && AT_REST.has(to as never)) this.roomFreed();
+    if (!AT_REST.has(from) && AT_REST.has(to)) this.roomFreed();
   }
 
   /** The measured memory of a running server (null: no process). */

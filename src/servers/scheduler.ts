@@ -18,14 +18,13 @@ import type { ServerState, StartMode } from '../common/vocabulary/server-states'
 import type { Tier } from '../common/vocabulary/tiers';
 import { formatBytes } from '../common/units/memory-size';
 
-export type SchedServerState = ServerState;
 export type { StartMode };
 
 /** One server of the active profile (or of the previous one, while it still stops) as the scheduler sees it. */
 export interface SchedServer {
   modelId: string;
   startMode: StartMode;
-  state: SchedServerState;
+  state: ServerState;
   /** The memory estimate at the settings the fleet starts it with. */
   estimateBytes: number;
   /** Measured resident memory while a process runs; null otherwise. */
@@ -107,7 +106,7 @@ export type Decision =
   /** Nothing to do: it is ready (200). */
   | { kind: 'already-ready'; modelId: string }
   /** Nothing to do: its load is under way (starting, restarting, queued). */
-  | { kind: 'already-loading'; modelId: string; state: SchedServerState };
+  | { kind: 'already-loading'; modelId: string; state: ServerState };
 
 export interface MemoryView {
   budgetBytes: number | null;
@@ -118,13 +117,8 @@ export interface MemoryView {
 }
 
 /** States with a process now or about to have one again (restarting waits out its back-off). */
-const HOLDING: ReadonlySet<SchedServerState> = new Set<SchedServerState>([
-  'starting',
-  'ready',
-  'restarting',
-  'stopping',
-]);
-const UNDER_WAY: ReadonlySet<SchedServerState> = new Set<SchedServerState>(['starting', 'restarting', 'queued']);
+const HOLDING: ReadonlySet<ServerState> = new Set<ServerState>(['starting', 'ready', 'restarting', 'stopping']);
+const UNDER_WAY: ReadonlySet<ServerState> = new Set<ServerState>(['starting', 'restarting', 'queued']);
 
 /** What one server counts for against the budget: the larger of estimate and measurement while it holds a process. */
 export function countedBytes(s: SchedServer): number {
@@ -427,7 +421,7 @@ export type TierChoice =
  * eviction), whose load starts it again once the old process has exited, as a request naming
  * the model does. Not `failed`: it would fail again.
  */
-const LOADABLE: ReadonlySet<SchedServerState> = new Set<SchedServerState>(['unloaded', 'stopped', 'stopping']);
+const LOADABLE: ReadonlySet<ServerState> = new Set<ServerState>(['unloaded', 'stopped', 'stopping']);
 
 /**
  * Which server answers a tier: any ready one; else one already loading, so a second model is
